@@ -1,0 +1,71 @@
+# glint: the two commands people need are `make run` and `make test`.
+# Everything they depend on (Debian packages, the test virtualenv, the models,
+# the build) is set up on the way.
+
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build/release
+ASAN_BUILD ?= build/asan
+VENV := .venv
+PY := $(VENV)/bin/python
+GLINT := $(BUILD)/glint
+PROMPT ?= Write a Python function that returns the n-th Fibonacci number, with a docstring.
+
+.PHONY: all setup deps venv models models-fast build run test test-unit test-e2e \
+        test-asan bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD) -j $(JOBS)
+
+# The reference peer is compiled from source for this machine; pip keeps the
+# built wheel in its cache, so a rebuild of the venv is quick.
+$(VENV)/.stamp: requirements.txt | deps
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(VENV)/bin/pip install --disable-pip-version-check \
+	  --no-binary llama_cpp_python -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+
+models-fast:
+	scripts/fetch-models fast
+
+models:
+	scripts/fetch-models all
+
+setup: deps venv models build
+
+run: build models-fast
+	$(GLINT) run --model fast --chat -n 200 -p "$(PROMPT)"
+
+test: build venv models
+	@scripts/run-tests
+
+test-unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-e2e: build venv models
+	GLINT_BIN=$(abspath $(GLINT)) $(PY) -m pytest -q tests/e2e
+
+# Unit tests under AddressSanitizer + UBSan.
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGLINT_SANITIZE=ON \
+	  -DGLINT_BUILD_BENCH=OFF
+	ninja -C $(ASAN_BUILD) -j $(JOBS)
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+bench: build venv models
+	$(PY) bench/e2e/compare_ref.py --model fast
+	$(PY) bench/e2e/compare_ref.py --model smart
+
+clean:
+	rm -rf build

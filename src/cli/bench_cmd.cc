@@ -1,0 +1,132 @@
+// glint bench: prompt-processing and generation speed of one model, measured
+// the way the reference's llama-bench does (pp: N prompt tokens in one
+// request; tg: N tokens decoded one at a time), so that bench/e2e can put
+// the two engines side by side.
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "cli/commands.h"
+#include "cli/model_loading.h"
+#include "model/forward_scratch.h"
+#include "sampling/sampler.h"
+
+namespace glint::cli {
+namespace {
+
+struct BenchOptions {
+  std::string model = "fast";
+  int32_t n_prompt = 512;
+  int32_t n_gen = 128;
+  int32_t depth = 0;  // tokens already in the cache before tg starts
+  int reps = 3;
+  int threads = 0;
+  int32_t batch = 64;
+  bool json = false;
+};
+
+// The benchmark's token ids: a fixed, deterministic sequence spread over the
+// vocabulary (content does not change the cost of a dense model).
+std::vector<int32_t> BenchTokens(int32_t n, int32_t n_vocab) {
+  std::vector<int32_t> ids(n);
+  const int32_t span = std::max(1, n_vocab - 200);
+  for (int32_t i = 0; i < n; ++i) ids[i] = static_cast<int32_t>((int64_t{i} * 7919 + 13) % span + 100);
+  return ids;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int Bench(const BenchOptions& o) {
+  auto m = LoadModelOrExplain(o.model);
+  if (!m) return 1;
+  const model::Model& model = *m->model;
+  const int32_t n_vocab = model.hparams().n_vocab;
+  const int threads = o.threads > 0 ? o.threads : ThreadPool::HardwareThreads();
+  ThreadPool pool(threads);
+  const int32_t n_ctx = std::max(o.n_prompt, o.depth + o.n_gen) + 1;
+  auto kv = model.NewKvCache(n_ctx);
+  auto scratch = model.NewScratch(o.batch);
+  std::vector<float> logits(n_vocab);
+  std::vector<double> pp, tg;
+
+  for (int r = 0; r < o.reps; ++r) {
+    if (o.n_prompt > 0) {
+      auto prompt = BenchTokens(o.n_prompt, n_vocab);
+      kv->Clear();
+      auto start = Clock::now();
+      Status st = model.Forward(prompt.data(), o.n_prompt, *kv, logits.data(), false, pool, *scratch);
+      if (!st.ok()) {
+        std::fprintf(stderr, "glint: %s\n", st.message().c_str());
+        return 1;
+      }
+      pp.push_back(o.n_prompt / SecondsSince(start));
+    }
+    if (o.n_gen > 0) {
+      kv->Clear();
+      auto fill = BenchTokens(std::max(o.depth, 1), n_vocab);
+      Status st = model.Forward(fill.data(), static_cast<int32_t>(fill.size()), *kv, logits.data(),
+                                false, pool, *scratch);
+      if (!st.ok()) {
+        std::fprintf(stderr, "glint: %s\n", st.message().c_str());
+        return 1;
+      }
+      auto start = Clock::now();
+      for (int32_t i = 0; i < o.n_gen; ++i) {
+        int32_t next = sampling::Argmax(logits.data(), n_vocab);
+        st = model.Forward(&next, 1, *kv, logits.data(), false, pool, *scratch);
+        if (!st.ok()) {
+          std::fprintf(stderr, "glint: %s\n", st.message().c_str());
+          return 1;
+        }
+      }
+      tg.push_back(o.n_gen / SecondsSince(start));
+    }
+  }
+  const auto& hp = model.hparams();
+  if (o.json) {
+    nlohmann::json out = {{"model", hp.name}, {"arch", hp.arch}, {"quant", model.QuantName()},
+                          {"threads", threads}, {"n_prompt", o.n_prompt}, {"n_gen", o.n_gen},
+                          {"depth", o.depth}, {"reps", o.reps}, {"pp_tok_s", Median(pp)},
+                          {"tg_tok_s", Median(tg)}, {"pp_runs", pp}, {"tg_runs", tg}};
+    fmt::print("{}\n", out.dump());
+  } else {
+    fmt::print("{} ({}, {}), {} threads\n", hp.name, hp.arch, model.QuantName(), threads);
+    if (!pp.empty()) fmt::print("pp{:<5} {:8.1f} tok/s (median of {})\n", o.n_prompt, Median(pp), pp.size());
+    if (!tg.empty()) {
+      fmt::print("tg{:<5} {:8.1f} tok/s (median of {}, depth {})\n", o.n_gen, Median(tg), tg.size(),
+                 o.depth);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner AddBenchCommand(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed");
+  cmd->add_option("-m,--model", o->model, "fast, smart, or a path to a GGUF file")
+      ->capture_default_str();
+  cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens (0 to skip)")
+      ->capture_default_str()->check(CLI::Range(0, 1 << 17));
+  cmd->add_option("-n,--n-gen", o->n_gen, "Generated tokens (0 to skip)")
+      ->capture_default_str()->check(CLI::Range(0, 1 << 17));
+  cmd->add_option("-d,--depth", o->depth, "Context depth before generation")
+      ->capture_default_str()->check(CLI::Range(0, 1 << 17));
+  cmd->add_option("-r,--reps", o->reps, "Repetitions (the median is reported)")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("-t,--threads", o->threads, "Threads (default: all cores)");
+  cmd->add_option("-b,--batch", o->batch, "Tokens per forward chunk during prefill")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_flag("--json", o->json, "Print one JSON object");
+  return [o] { return Bench(*o); };
+}
+
+}  // namespace glint::cli

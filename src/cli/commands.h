@@ -1,0 +1,18 @@
+// Subcommands of the glint binary. Each registers its options on the CLI11
+// app and returns the function that runs it.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace glint::cli {
+
+using Runner = std::function<int()>;
+
+Runner AddRunCommand(CLI::App& app);
+Runner AddTokenizeCommand(CLI::App& app);
+Runner AddModelsCommand(CLI::App& app);
+Runner AddBenchCommand(CLI::App& app);
+
+}  // namespace glint::cli

@@ -1,0 +1,111 @@
+// Declarations shared between the dispatch tables (kernels.cc) and the
+// per-ISA implementations (generic/, x86/). Not part of the public API, but
+// the kernel tests include it to hold each SIMD function to its scalar twin.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/kernels.h"
+#include "kernels/ops.h"
+
+namespace glint::kernels {
+
+// Round to nearest, ties to even, for |v| < 2^22 (ggml's nearest_int adds
+// 1.5 * 2^23 and reads the mantissa; rintf in the default rounding mode is the
+// same function).
+inline int NearestInt(float v) { return static_cast<int>(std::lrintf(v)); }
+
+// Fast scalar half -> float through a 64K-entry table (exact).
+float HalfToFloatTable(uint16_t h);
+
+namespace generic {
+
+// Plain types.
+void DequantizeF32(const void* src, float* dst, int64_t n);
+void QuantizeF32(const float* src, void* dst, int64_t n);
+void DequantizeF16(const void* src, float* dst, int64_t n);
+void QuantizeF16(const float* src, void* dst, int64_t n);
+void DequantizeBF16(const void* src, float* dst, int64_t n);
+void QuantizeBF16(const float* src, void* dst, int64_t n);
+float VecDotF32(int64_t n, const void* x, const void* y);
+float VecDotF16(int64_t n, const void* x, const void* y);
+float VecDotBF16(int64_t n, const void* x, const void* y);
+
+// Legacy 32-element formats.
+void DequantizeQ4_0(const void* src, float* dst, int64_t n);
+void DequantizeQ4_1(const void* src, float* dst, int64_t n);
+void DequantizeQ5_0(const void* src, float* dst, int64_t n);
+void DequantizeQ5_1(const void* src, float* dst, int64_t n);
+void DequantizeQ8_0(const void* src, float* dst, int64_t n);
+void DequantizeQ8_1(const void* src, float* dst, int64_t n);
+void QuantizeQ4_0(const float* src, void* dst, int64_t n);
+void QuantizeQ4_1(const float* src, void* dst, int64_t n);
+void QuantizeQ5_0(const float* src, void* dst, int64_t n);
+void QuantizeQ5_1(const float* src, void* dst, int64_t n);
+void QuantizeQ8_0(const float* src, void* dst, int64_t n);
+void QuantizeQ8_1(const float* src, void* dst, int64_t n);
+float VecDotQ4_0Q8_0(int64_t n, const void* x, const void* y);
+float VecDotQ4_1Q8_1(int64_t n, const void* x, const void* y);
+float VecDotQ5_0Q8_0(int64_t n, const void* x, const void* y);
+float VecDotQ5_1Q8_1(int64_t n, const void* x, const void* y);
+float VecDotQ8_0Q8_0(int64_t n, const void* x, const void* y);
+
+// K-quants (256-element super-blocks).
+void DequantizeQ4K(const void* src, float* dst, int64_t n);
+void DequantizeQ5K(const void* src, float* dst, int64_t n);
+void DequantizeQ6K(const void* src, float* dst, int64_t n);
+void DequantizeQ8K(const void* src, float* dst, int64_t n);
+void QuantizeQ4K(const float* src, void* dst, int64_t n);
+void QuantizeQ5K(const float* src, void* dst, int64_t n);
+void QuantizeQ6K(const float* src, void* dst, int64_t n);
+void QuantizeQ8K(const float* src, void* dst, int64_t n);
+float VecDotQ4KQ8K(int64_t n, const void* x, const void* y);
+float VecDotQ5KQ8K(int64_t n, const void* x, const void* y);
+float VecDotQ6KQ8K(int64_t n, const void* x, const void* y);
+
+// Ops.
+void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
+void Softmax(float* x, int64_t n);
+void Swiglu(const float* gate, const float* up, float* out, int64_t n);
+void Axpy(float a, const float* x, float* y, int64_t n);
+void Add(const float* x, float* y, int64_t n);
+float DotF32(const float* x, const float* y, int64_t n);
+void Scale(float* y, float a, int64_t n);
+
+}  // namespace generic
+
+#if defined(__x86_64__) || defined(__i386__)
+#define GLINT_KERNELS_HAVE_X86 1
+// AVX2 + FMA + F16C versions (x86/); only called when the CPU has them.
+namespace avx2 {
+
+void DequantizeF16(const void* src, float* dst, int64_t n);
+void QuantizeF16(const float* src, void* dst, int64_t n);
+float VecDotF32(int64_t n, const void* x, const void* y);
+float VecDotF16(int64_t n, const void* x, const void* y);
+
+void QuantizeQ8_0(const float* src, void* dst, int64_t n);
+void QuantizeQ8_1(const float* src, void* dst, int64_t n);
+float VecDotQ4_0Q8_0(int64_t n, const void* x, const void* y);
+float VecDotQ4_1Q8_1(int64_t n, const void* x, const void* y);
+float VecDotQ8_0Q8_0(int64_t n, const void* x, const void* y);
+
+void QuantizeQ8K(const float* src, void* dst, int64_t n);
+float VecDotQ4KQ8K(int64_t n, const void* x, const void* y);
+float VecDotQ5KQ8K(int64_t n, const void* x, const void* y);
+float VecDotQ6KQ8K(int64_t n, const void* x, const void* y);
+
+void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
+void Softmax(float* x, int64_t n);
+void Swiglu(const float* gate, const float* up, float* out, int64_t n);
+void Axpy(float a, const float* x, float* y, int64_t n);
+void Add(const float* x, float* y, int64_t n);
+float DotF32(const float* x, const float* y, int64_t n);
+void Scale(float* y, float a, int64_t n);
+
+}  // namespace avx2
+#endif
+
+}  // namespace glint::kernels

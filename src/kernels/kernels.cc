@@ -1,0 +1,214 @@
+#include "kernels/kernels.h"
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/internal.h"
+
+namespace glint::kernels {
+namespace {
+
+uint32_t FloatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  return u;
+}
+
+float BitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof(f));
+  return f;
+}
+
+const std::array<float, 65536>& HalfTable() {
+  static const std::array<float, 65536>* table = [] {
+    auto* t = new std::array<float, 65536>;
+    for (uint32_t h = 0; h < 65536; ++h) (*t)[h] = HalfToFloat(static_cast<uint16_t>(h));
+    return t;
+  }();
+  return *table;
+}
+
+KernelTable MakeGenericTable() {
+  KernelTable t;
+  t.isa = "generic";
+  auto set = [&](DType type, DequantizeRowFn dq, QuantizeRowFn q, VecDotFn dot, DType dot_type) {
+    t.types[static_cast<uint32_t>(type)] = TypeKernels{dq, q, dot, dot_type};
+  };
+  using namespace generic;
+  set(DType::kF32, DequantizeF32, QuantizeF32, VecDotF32, DType::kF32);
+  set(DType::kF16, DequantizeF16, QuantizeF16, VecDotF16, DType::kF16);
+  set(DType::kBF16, DequantizeBF16, QuantizeBF16, VecDotBF16, DType::kBF16);
+  set(DType::kQ4_0, DequantizeQ4_0, QuantizeQ4_0, VecDotQ4_0Q8_0, DType::kQ8_0);
+  set(DType::kQ4_1, DequantizeQ4_1, QuantizeQ4_1, VecDotQ4_1Q8_1, DType::kQ8_1);
+  set(DType::kQ5_0, DequantizeQ5_0, QuantizeQ5_0, VecDotQ5_0Q8_0, DType::kQ8_0);
+  set(DType::kQ5_1, DequantizeQ5_1, QuantizeQ5_1, VecDotQ5_1Q8_1, DType::kQ8_1);
+  set(DType::kQ8_0, DequantizeQ8_0, QuantizeQ8_0, VecDotQ8_0Q8_0, DType::kQ8_0);
+  // Q8_1 and Q8_K are activation formats only: no dot product of their own.
+  set(DType::kQ8_1, DequantizeQ8_1, QuantizeQ8_1, nullptr, DType::kQ8_1);
+  set(DType::kQ8_K, DequantizeQ8K, QuantizeQ8K, nullptr, DType::kQ8_K);
+  set(DType::kQ4_K, DequantizeQ4K, QuantizeQ4K, VecDotQ4KQ8K, DType::kQ8_K);
+  set(DType::kQ5_K, DequantizeQ5K, QuantizeQ5K, VecDotQ5KQ8K, DType::kQ8_K);
+  set(DType::kQ6_K, DequantizeQ6K, QuantizeQ6K, VecDotQ6KQ8K, DType::kQ8_K);
+  return t;
+}
+
+OpsTable MakeGenericOps() {
+  using namespace generic;
+  OpsTable o;
+  o.isa = "generic";
+  o.rms_norm = RmsNorm;
+  o.softmax = Softmax;
+  o.swiglu = Swiglu;
+  o.axpy = Axpy;
+  o.add = Add;
+  o.dot_f32 = DotF32;
+  o.scale = Scale;
+  return o;
+}
+
+#ifdef GLINT_KERNELS_HAVE_X86
+bool CpuHasAvx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
+
+KernelTable MakeAvx2Table() {
+  // Start from the reference and replace what x86/ accelerates.
+  KernelTable t = MakeGenericTable();
+  t.isa = "avx2";
+  auto& ty = t.types;
+  auto at = [&](DType d) -> TypeKernels& { return ty[static_cast<uint32_t>(d)]; };
+  at(DType::kF32).vec_dot = avx2::VecDotF32;
+  at(DType::kF16).dequantize = avx2::DequantizeF16;
+  at(DType::kF16).quantize = avx2::QuantizeF16;
+  at(DType::kF16).vec_dot = avx2::VecDotF16;
+  at(DType::kQ8_0).quantize = avx2::QuantizeQ8_0;
+  at(DType::kQ8_1).quantize = avx2::QuantizeQ8_1;
+  at(DType::kQ8_K).quantize = avx2::QuantizeQ8K;
+  at(DType::kQ4_0).vec_dot = avx2::VecDotQ4_0Q8_0;
+  at(DType::kQ4_1).vec_dot = avx2::VecDotQ4_1Q8_1;
+  at(DType::kQ8_0).vec_dot = avx2::VecDotQ8_0Q8_0;
+  at(DType::kQ4_K).vec_dot = avx2::VecDotQ4KQ8K;
+  at(DType::kQ5_K).vec_dot = avx2::VecDotQ5KQ8K;
+  at(DType::kQ6_K).vec_dot = avx2::VecDotQ6KQ8K;
+  return t;
+}
+
+OpsTable MakeAvx2Ops() {
+  OpsTable o;
+  o.isa = "avx2";
+  o.rms_norm = avx2::RmsNorm;
+  o.softmax = avx2::Softmax;
+  o.swiglu = avx2::Swiglu;
+  o.axpy = avx2::Axpy;
+  o.add = avx2::Add;
+  o.dot_f32 = avx2::DotF32;
+  o.scale = avx2::Scale;
+  return o;
+}
+#endif
+
+bool ForceGeneric() {
+  const char* isa = std::getenv("GLINT_ISA");
+  return isa != nullptr && std::strcmp(isa, "generic") == 0;
+}
+
+}  // namespace
+
+float HalfToFloat(uint16_t h) {
+  // IEEE 754 binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits.
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exp = (h >> 10) & 0x1F;
+  const uint32_t mant = h & 0x3FF;
+  if (exp == 0x1F) return BitsFloat(sign | 0x7F800000 | (mant << 13));  // inf / NaN
+  if (exp != 0) return BitsFloat(sign | ((exp + 112) << 23) | (mant << 13));
+  // Zero or subnormal: mant * 2^-24, exact in float.
+  const float v = static_cast<float>(mant) * 5.9604644775390625e-8f;
+  return sign ? -v : v;
+}
+
+uint16_t FloatToHalf(float f) {
+  uint32_t x = FloatBits(f);
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  x &= 0x7FFFFFFF;
+  if (x >= 0x7F800000) {  // inf or NaN (NaN keeps its top payload, quieted)
+    return sign | (x > 0x7F800000 ? (0x7E00 | ((x >> 13) & 0x3FF)) : 0x7C00);
+  }
+  if (x >= 0x477FF000) return sign | 0x7C00;  // >= 65520 rounds to inf
+  if (x < 0x38800000) {
+    // Below the smallest normal half (2^-14): adding 0.5 puts the value's
+    // 2^-24 multiples in the float mantissa, rounded to nearest even by the
+    // addition itself.
+    const float v = BitsFloat(x) + 0.5f;
+    return sign | static_cast<uint16_t>(FloatBits(v) - 0x3F000000);
+  }
+  // Rebias the exponent (127 -> 15) and round the 13 dropped bits to even.
+  const uint32_t odd = (x >> 13) & 1;
+  x += 0xC8000FFF + odd;
+  return sign | static_cast<uint16_t>(x >> 13);
+}
+
+float Bf16ToFloat(uint16_t h) { return BitsFloat(static_cast<uint32_t>(h) << 16); }
+
+uint16_t FloatToBf16(float f) {
+  const uint32_t u = FloatBits(f);
+  if ((u & 0x7FFFFFFF) > 0x7F800000) return static_cast<uint16_t>((u >> 16) | 64);  // quiet NaN
+  return static_cast<uint16_t>((u + (0x7FFF + ((u >> 16) & 1))) >> 16);
+}
+
+float HalfToFloatTable(uint16_t h) { return HalfTable()[h]; }
+
+const KernelTable& GenericKernels() {
+  static const KernelTable table = MakeGenericTable();
+  return table;
+}
+
+const KernelTable* Avx2Kernels() {
+#ifdef GLINT_KERNELS_HAVE_X86
+  static const KernelTable* table = CpuHasAvx2() ? new KernelTable(MakeAvx2Table()) : nullptr;
+  return table;
+#else
+  return nullptr;
+#endif
+}
+
+const KernelTable& ActiveKernels() {
+  static const KernelTable* table = [] {
+    const KernelTable* avx2 = ForceGeneric() ? nullptr : Avx2Kernels();
+    return avx2 ? avx2 : &GenericKernels();
+  }();
+  return *table;
+}
+
+bool IsSupportedWeightType(DType t) {
+  if (static_cast<uint32_t>(t) >= kDTypeIdLimit) return false;
+  const TypeKernels& k = ActiveKernels()[t];
+  return k.dequantize != nullptr && k.vec_dot != nullptr;
+}
+
+const OpsTable& GenericOps() {
+  static const OpsTable ops = MakeGenericOps();
+  return ops;
+}
+
+const OpsTable* Avx2Ops() {
+#ifdef GLINT_KERNELS_HAVE_X86
+  static const OpsTable* ops = CpuHasAvx2() ? new OpsTable(MakeAvx2Ops()) : nullptr;
+  return ops;
+#else
+  return nullptr;
+#endif
+}
+
+const OpsTable& ActiveOps() {
+  static const OpsTable* ops = [] {
+    const OpsTable* avx2 = ForceGeneric() ? nullptr : Avx2Ops();
+    return avx2 ? avx2 : &GenericOps();
+  }();
+  return *ops;
+}
+
+}  // namespace glint::kernels

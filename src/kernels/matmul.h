@@ -1,0 +1,54 @@
+// Matrix multiplication of quantized weights with f32 activations:
+//   y[t * y_stride + r] = dot(row r of W, x[t * n_cols .. + n_cols])
+// for r < n_rows, t < n_tokens, through the per-type kernels of a
+// KernelTable. Activations are quantized once to the weight type's
+// vec_dot_type and reused for every row (and, through MatMulQuantized, for
+// several matrices that share an input, such as Q, K and V).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/aligned_buffer.h"
+#include "base/thread_pool.h"
+#include "gguf/dtype.h"
+#include "kernels/kernels.h"
+
+namespace glint::kernels {
+
+// Reusable buffers of one caller (one per inference thread): grows to the
+// largest activation seen, never shrinks, so steady-state calls allocate
+// nothing.
+struct MatMulScratch {
+  AlignedBuffer<uint8_t> act;  // quantized activations [n_tokens][row_bytes]
+};
+
+// A view of activations already in a weight type's vec_dot_type.
+struct QuantizedActivations {
+  DType type = DType::kF32;
+  const void* data = nullptr;  // n_tokens rows of row_bytes each
+  size_t row_bytes = 0;
+  int64_t n_cols = 0;
+  int64_t n_tokens = 0;
+};
+
+// Quantizes x [n_tokens][n_cols] to k[weight_type].vec_dot_type, into
+// scratch (F32 activations are used in place, without a copy). The view
+// stays valid until scratch is used again. n_cols must be a multiple of the
+// weight type's block size. pool may be nullptr (single thread).
+QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type, const float* x,
+                                         int64_t n_cols, int64_t n_tokens, ThreadPool* pool,
+                                         MatMulScratch* scratch);
+
+// y[t * y_stride + r] = dot(row r of w, token t of xq). W rows are
+// RowBytes(type, xq.n_cols) bytes each; xq.type must be type's vec_dot_type.
+void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_rows,
+                     const QuantizedActivations& xq, float* y, int64_t y_stride,
+                     ThreadPool* pool);
+
+// QuantizeActivations followed by MatMulQuantized.
+void MatMul(const KernelTable& k, DType type, const void* w, int64_t n_rows, int64_t n_cols,
+            const float* x, int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool,
+            MatMulScratch* scratch);
+
+}  // namespace glint::kernels

@@ -1,0 +1,33 @@
+#include "model/forward_scratch.h"
+
+namespace glint::model {
+
+ForwardScratch::ForwardScratch(const HParams& hp, int32_t max_batch)
+    : hp_(hp), max_batch_(max_batch < 1 ? 1 : max_batch) {
+  size_t b = static_cast<size_t>(max_batch_);
+  x.Resize(b * hp.n_embd);
+  cur.Resize(b * hp.n_embd);
+  q.Resize(b * hp.n_embd_q());
+  k.Resize(b * hp.n_embd_kv());
+  v.Resize(b * hp.n_embd_kv());
+  attn.Resize(b * hp.n_embd_q());
+  gate.Resize(b * hp.n_ff);
+  up.Resize(b * hp.n_ff);
+  rope_cos.Resize(b * hp.n_rot / 2);
+  rope_sin.Resize(b * hp.n_rot / 2);
+}
+
+void ForwardScratch::Reserve(int32_t n_ctx, int32_t n_threads) {
+  if (n_ctx <= reserved_ctx_ && static_cast<int32_t>(threads.size()) >= n_threads) return;
+  if (n_ctx < reserved_ctx_) n_ctx = reserved_ctx_;
+  int32_t group = hp_.n_heads / hp_.n_kv_heads;
+  threads.resize(std::max<size_t>(threads.size(), n_threads));
+  for (ThreadBuffers& t : threads) {
+    t.scores.Resize(static_cast<size_t>(group) * n_ctx);
+    t.q16.Resize(static_cast<size_t>(group) * hp_.head_dim);
+    t.row.Resize(hp_.head_dim);
+  }
+  reserved_ctx_ = n_ctx;
+}
+
+}  // namespace glint::model

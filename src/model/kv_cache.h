@@ -1,0 +1,47 @@
+// The keys and values of one sequence, owned by the caller (a session).
+// F16, as the reference stores them by default.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/aligned_buffer.h"
+#include "model/hparams.h"
+
+namespace glint::model {
+
+class KvCache {
+ public:
+  KvCache(const HParams& hp, int32_t n_ctx);
+
+  int32_t capacity() const { return n_ctx_; }
+  int32_t size() const { return n_past_; }  // positions filled
+  // Drops positions >= n (rolls back a rejected draft, or restarts a turn
+  // from a shared prefix).
+  void Truncate(int32_t n) {
+    if (n < n_past_) n_past_ = n < 0 ? 0 : n;
+  }
+  void Clear() { n_past_ = 0; }
+  size_t bytes() const { return (k_.size() + v_.size()) * sizeof(uint16_t); }
+
+  // K and V rows of layer l at position pos: n_kv_heads x head_dim halves.
+  uint16_t* k(int32_t layer, int32_t pos) { return k_.data() + Offset(layer, pos); }
+  uint16_t* v(int32_t layer, int32_t pos) { return v_.data() + Offset(layer, pos); }
+  const uint16_t* k(int32_t layer, int32_t pos) const { return k_.data() + Offset(layer, pos); }
+  const uint16_t* v(int32_t layer, int32_t pos) const { return v_.data() + Offset(layer, pos); }
+
+  void Advance(int32_t n) { n_past_ += n; }
+
+ private:
+  size_t Offset(int32_t layer, int32_t pos) const {
+    return (static_cast<size_t>(layer) * n_ctx_ + pos) * row_;
+  }
+
+  int32_t n_ctx_;
+  int32_t n_past_ = 0;
+  size_t row_;                   // n_kv_heads * head_dim
+  AlignedBuffer<uint16_t> k_;    // [n_layers][n_ctx][n_kv_heads][head_dim]
+  AlignedBuffer<uint16_t> v_;    // [n_layers][n_ctx][n_kv_heads][head_dim]
+};
+
+}  // namespace glint::model

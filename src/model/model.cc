@@ -1,0 +1,297 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "base/check.h"
+#include "kernels/ops.h"
+#include "model/forward_scratch.h"
+
+namespace glint::model {
+namespace {
+
+Status BindMatrix(const gguf::GgufFile& f, const std::string& name, int64_t rows, int64_t cols,
+                  Matrix* m) {
+  const gguf::TensorInfo* t = f.FindTensor(name);
+  if (t == nullptr) return Error(StatusCode::kNotFound, "tensor '{}' is missing", name);
+  if (t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows) {
+    return Error(StatusCode::kInvalidArgument, "tensor '{}' has shape {}, expected [{}, {}]", name,
+                 t->ShapeString(), cols, rows);
+  }
+  if (!kernels::IsSupportedWeightType(t->type)) {
+    return Error(StatusCode::kUnimplemented, "tensor '{}' has type {}, which glint cannot multiply",
+                 name, DTypeName(t->type));
+  }
+  m->type = t->type;
+  m->rows = rows;
+  m->cols = cols;
+  m->data = t->data;
+  m->row_bytes = RowBytes(t->type, cols);
+  return Status::Ok();
+}
+
+Status BindVector(const gguf::GgufFile& f, const std::string& name, int64_t n, const float** out) {
+  const gguf::TensorInfo* t = f.FindTensor(name);
+  if (t == nullptr) return Error(StatusCode::kNotFound, "tensor '{}' is missing", name);
+  if (t->type != DType::kF32 || t->n_elements() != n || t->ne[0] != n) {
+    return Error(StatusCode::kInvalidArgument, "tensor '{}' is {} {}, expected F32 [{}]", name,
+                 DTypeName(t->type), t->ShapeString(), n);
+  }
+  if (reinterpret_cast<uintptr_t>(t->data) % alignof(float) != 0) {
+    return Error(StatusCode::kInvalidArgument, "tensor '{}' data is not 4-byte aligned", name);
+  }
+  *out = reinterpret_cast<const float*>(t->data);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Model::~Model() = default;
+
+Result<std::unique_ptr<Model>> Model::Load(const std::string& path) {
+  std::unique_ptr<Model> m(new Model());
+  ASSIGN_OR_RETURN(m->file_, gguf::GgufFile::Open(path));
+  auto hp = ReadHParams(*m->file_);
+  if (!hp.ok()) return hp.status().WithContext(fmt::format("cannot load '{}'", path));
+  m->hparams_ = std::move(hp).value();
+  m->kernels_ = &kernels::ActiveKernels();
+  Status st = m->Bind();
+  if (!st.ok()) return st.WithContext(fmt::format("cannot load '{}'", path));
+  return m;
+}
+
+Status Model::Bind() {
+  const gguf::GgufFile& f = *file_;
+  const HParams& hp = hparams_;
+  RETURN_IF_ERROR(BindMatrix(f, "token_embd.weight", hp.n_vocab, hp.n_embd, &token_embd_));
+  RETURN_IF_ERROR(BindVector(f, "output_norm.weight", hp.n_embd, &output_norm_));
+  if (f.FindTensor("output.weight")) {
+    RETURN_IF_ERROR(BindMatrix(f, "output.weight", hp.n_vocab, hp.n_embd, &output_));
+  } else {
+    output_ = token_embd_;  // tied embeddings
+  }
+  layers_.resize(hp.n_layers);
+  for (int32_t l = 0; l < hp.n_layers; ++l) {
+    LayerWeights& w = layers_[l];
+    auto name = [l](const char* suffix) { return fmt::format("blk.{}.{}", l, suffix); };
+    RETURN_IF_ERROR(BindVector(f, name("attn_norm.weight"), hp.n_embd, &w.attn_norm));
+    RETURN_IF_ERROR(BindMatrix(f, name("attn_q.weight"), hp.n_embd_q(), hp.n_embd, &w.wq));
+    RETURN_IF_ERROR(BindMatrix(f, name("attn_k.weight"), hp.n_embd_kv(), hp.n_embd, &w.wk));
+    RETURN_IF_ERROR(BindMatrix(f, name("attn_v.weight"), hp.n_embd_kv(), hp.n_embd, &w.wv));
+    RETURN_IF_ERROR(BindMatrix(f, name("attn_output.weight"), hp.n_embd, hp.n_embd_q(), &w.wo));
+    if (hp.qkv_bias) {
+      RETURN_IF_ERROR(BindVector(f, name("attn_q.bias"), hp.n_embd_q(), &w.bq));
+      RETURN_IF_ERROR(BindVector(f, name("attn_k.bias"), hp.n_embd_kv(), &w.bk));
+      RETURN_IF_ERROR(BindVector(f, name("attn_v.bias"), hp.n_embd_kv(), &w.bv));
+    }
+    RETURN_IF_ERROR(BindVector(f, name("ffn_norm.weight"), hp.n_embd, &w.ffn_norm));
+    RETURN_IF_ERROR(BindMatrix(f, name("ffn_gate.weight"), hp.n_ff, hp.n_embd, &w.w_gate));
+    RETURN_IF_ERROR(BindMatrix(f, name("ffn_up.weight"), hp.n_ff, hp.n_embd, &w.w_up));
+    RETURN_IF_ERROR(BindMatrix(f, name("ffn_down.weight"), hp.n_embd, hp.n_ff, &w.w_down));
+  }
+  weight_bytes_ = 0;
+  for (const auto& t : f.tensors()) weight_bytes_ += t.n_bytes;
+  return Status::Ok();
+}
+
+std::string Model::QuantName() const { return file_->DominantTypeName(); }
+std::unique_ptr<KvCache> Model::NewKvCache(int32_t n_ctx) const {
+  return std::make_unique<KvCache>(hparams_, n_ctx);
+}
+
+std::unique_ptr<ForwardScratch> Model::NewScratch(int32_t max_batch) const {
+  return std::make_unique<ForwardScratch>(hparams_, max_batch);
+}
+
+Status Model::Forward(const int32_t* tokens, int32_t n, KvCache& kv, float* logits,
+                      bool all_logits, ThreadPool& pool, ForwardScratch& scratch) const {
+  if (n <= 0) return Error(StatusCode::kInvalidArgument, "no tokens to evaluate");
+  if (n > kv.capacity() - kv.size()) {
+    return Error(StatusCode::kResourceExhausted,
+                 "{} tokens do not fit: the context holds {} of {} positions", n, kv.size(),
+                 kv.capacity());
+  }
+  for (int32_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= hparams_.n_vocab) {
+      return Error(StatusCode::kInvalidArgument, "token id {} is outside the vocabulary (0..{})",
+                   tokens[i], hparams_.n_vocab - 1);
+    }
+  }
+  scratch.Reserve(kv.capacity(), pool.size());
+  for (int32_t done = 0; done < n;) {
+    int32_t chunk = std::min(n - done, scratch.max_batch());
+    bool last = done + chunk == n;
+    float* out = all_logits ? logits + static_cast<size_t>(done) * hparams_.n_vocab
+                            : (last ? logits : nullptr);
+    ForwardChunk(tokens + done, chunk, kv, out, all_logits, pool, scratch);
+    done += chunk;
+  }
+  return Status::Ok();
+}
+
+// Rotary position embedding (RoFormer, arXiv:2104.09864). theta_i =
+// pos * base^(-2i/n_rot), computed by repeated multiplication in float as
+// the reference does, so that both engines rotate by the same angles.
+static void RopeTables(const HParams& hp, int32_t pos0, int32_t n, float* cos_out,
+                       float* sin_out) {
+  const int32_t half = hp.n_rot / 2;
+  const float theta_scale = std::pow(hp.rope_freq_base, -2.0f / static_cast<float>(hp.n_rot));
+  for (int32_t t = 0; t < n; ++t) {
+    float theta = static_cast<float>(pos0 + t) * hp.rope_freq_scale;
+    for (int32_t i = 0; i < half; ++i) {
+      cos_out[t * half + i] = std::cos(theta);
+      sin_out[t * half + i] = std::sin(theta);
+      theta *= theta_scale;
+    }
+  }
+}
+
+// Rotates each head of a row in place: n_heads x head_dim floats.
+static void ApplyRope(const HParams& hp, float* row, int32_t n_heads, const float* cos_t,
+                      const float* sin_t) {
+  const int32_t half = hp.n_rot / 2;
+  for (int32_t h = 0; h < n_heads; ++h) {
+    float* x = row + h * hp.head_dim;
+    for (int32_t i = 0; i < half; ++i) {
+      // kNorm pairs adjacent elements, kNeox pairs element i with i + n_rot/2.
+      int32_t a = hp.rope_style == RopeStyle::kNorm ? 2 * i : i;
+      int32_t b = hp.rope_style == RopeStyle::kNorm ? 2 * i + 1 : i + half;
+      float x0 = x[a], x1 = x[b];
+      x[a] = x0 * cos_t[i] - x1 * sin_t[i];
+      x[b] = x0 * sin_t[i] + x1 * cos_t[i];
+    }
+  }
+}
+
+void Model::ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* logits,
+                         bool all_logits, ThreadPool& pool, ForwardScratch& s) const {
+  const HParams& hp = hparams_;
+  const kernels::KernelTable& K = *kernels_;
+  const kernels::OpsTable& ops = kernels::ActiveOps();
+  const int32_t pos0 = kv.size();
+  const int64_t n_embd = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_kv(), n_ff = hp.n_ff;
+  auto matmul = [&](const Matrix& w, const float* x, float* y) {
+    kernels::MatMul(K, w.type, w.data, w.rows, w.cols, x, n, y, w.rows, &pool, &s.matmul);
+  };
+
+  // x[t] = token_embd[tokens[t]]                                   [n][n_embd]
+  for (int32_t t = 0; t < n; ++t) {
+    K[token_embd_.type].dequantize(token_embd_.data + tokens[t] * token_embd_.row_bytes,
+                                   s.x.data() + t * n_embd, n_embd);
+  }
+  RopeTables(hp, pos0, n, s.rope_cos.data(), s.rope_sin.data());
+  const int32_t half = hp.n_rot / 2;
+
+  for (int32_t l = 0; l < hp.n_layers; ++l) {
+    const LayerWeights& w = layers_[l];
+
+    // Attention block: cur = rmsnorm(x) * attn_norm                  [n][n_embd]
+    for (int32_t t = 0; t < n; ++t) {
+      ops.rms_norm(s.x.data() + t * n_embd, w.attn_norm, s.cur.data() + t * n_embd, n_embd,
+                   hp.rms_eps);
+    }
+    matmul(w.wq, s.cur.data(), s.q.data());  // q = cur Wq^T         [n][n_embd_q]
+    matmul(w.wk, s.cur.data(), s.k.data());  // k = cur Wk^T         [n][n_embd_kv]
+    matmul(w.wv, s.cur.data(), s.v.data());  // v = cur Wv^T         [n][n_embd_kv]
+    for (int32_t t = 0; t < n; ++t) {
+      float* q = s.q.data() + t * n_q;
+      float* k = s.k.data() + t * n_kv;
+      float* v = s.v.data() + t * n_kv;
+      if (hp.qkv_bias) {
+        ops.add(w.bq, q, n_q);
+        ops.add(w.bk, k, n_kv);
+        ops.add(w.bv, v, n_kv);
+      }
+      ApplyRope(hp, q, hp.n_heads, s.rope_cos.data() + t * half, s.rope_sin.data() + t * half);
+      ApplyRope(hp, k, hp.n_kv_heads, s.rope_cos.data() + t * half, s.rope_sin.data() + t * half);
+      // The cache stores K and V in f16.
+      uint16_t* kc = kv.k(l, pos0 + t);
+      uint16_t* vc = kv.v(l, pos0 + t);
+      for (int64_t i = 0; i < n_kv; ++i) {
+        kc[i] = kernels::FloatToHalf(k[i]);
+        vc[i] = kernels::FloatToHalf(v[i]);
+      }
+    }
+    Attention(l, n, pos0, kv, pool, s);     // attn                  [n][n_embd_q]
+    matmul(w.wo, s.attn.data(), s.cur.data());  // cur = attn Wo^T  [n][n_embd]
+    for (int32_t t = 0; t < n; ++t) ops.add(s.cur.data() + t * n_embd, s.x.data() + t * n_embd, n_embd);
+
+    // Feed-forward block (SwiGLU, arXiv:2002.05202):
+    // x += Wdown (silu(Wgate h) * Wup h), h = rmsnorm(x) * ffn_norm
+    for (int32_t t = 0; t < n; ++t) {
+      ops.rms_norm(s.x.data() + t * n_embd, w.ffn_norm, s.cur.data() + t * n_embd, n_embd,
+                   hp.rms_eps);
+    }
+    matmul(w.w_gate, s.cur.data(), s.gate.data());  //               [n][n_ff]
+    matmul(w.w_up, s.cur.data(), s.up.data());      //               [n][n_ff]
+    for (int32_t t = 0; t < n; ++t) {
+      ops.swiglu(s.gate.data() + t * n_ff, s.up.data() + t * n_ff, s.gate.data() + t * n_ff, n_ff);
+    }
+    matmul(w.w_down, s.gate.data(), s.cur.data());  //               [n][n_embd]
+    for (int32_t t = 0; t < n; ++t) ops.add(s.cur.data() + t * n_embd, s.x.data() + t * n_embd, n_embd);
+  }
+  kv.Advance(n);
+
+  if (logits == nullptr) return;
+  // logits = rmsnorm(x) * output_norm  Wout^T: every row, or the last.
+  int32_t first = all_logits ? 0 : n - 1;
+  int32_t rows = n - first;
+  for (int32_t t = first; t < n; ++t) {
+    ops.rms_norm(s.x.data() + t * n_embd, output_norm_, s.cur.data() + (t - first) * n_embd,
+                 n_embd, hp.rms_eps);
+  }
+  kernels::MatMul(K, output_.type, output_.data, output_.rows, output_.cols, s.cur.data(), rows,
+                  logits, output_.rows, &pool, &s.matmul);
+}
+
+// Causal self-attention of n new tokens over the cache, grouped-query: the
+// heads that share a KV head are processed together so each K and V row is
+// read once for all of them. Scores use f16-rounded queries against the f16
+// keys, like the reference; softmax and the weighted sum of V are in f32.
+void Model::Attention(int32_t layer, int32_t n, int32_t pos0, const KvCache& kv, ThreadPool& pool,
+                      ForwardScratch& s) const {
+  const HParams& hp = hparams_;
+  const kernels::KernelTable& K = *kernels_;
+  const kernels::OpsTable& ops = kernels::ActiveOps();
+  const int32_t hd = hp.head_dim;
+  const int32_t group = hp.n_heads / hp.n_kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t n_q = hp.n_embd_q();
+  const kernels::TypeKernels& f16 = K[DType::kF16];
+  const int64_t n_items = static_cast<int64_t>(n) * hp.n_kv_heads;
+
+  pool.Run([&](int ith, int nth) {
+    ForwardScratch::ThreadBuffers& tb = s.threads[ith];
+    for (int64_t item = ith; item < n_items; item += nth) {
+      const int32_t t = static_cast<int32_t>(item / hp.n_kv_heads);
+      const int32_t kvh = static_cast<int32_t>(item % hp.n_kv_heads);
+      const int32_t n_ctx = pos0 + t + 1;  // causal: positions 0 .. pos0+t
+      const float* q = s.q.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd;
+      for (int32_t g = 0; g < group; ++g) {
+        f16.quantize(q + g * hd, tb.q16.data() + g * hd, hd);
+      }
+      // scores[g][j] = (q_g . k_j) * scale
+      for (int32_t j = 0; j < n_ctx; ++j) {
+        const uint16_t* krow = kv.k(layer, j) + kvh * hd;
+        for (int32_t g = 0; g < group; ++g) {
+          tb.scores[static_cast<size_t>(g) * n_ctx + j] =
+              f16.vec_dot(hd, krow, tb.q16.data() + g * hd) * scale;
+        }
+      }
+      for (int32_t g = 0; g < group; ++g) ops.softmax(tb.scores.data() + g * n_ctx, n_ctx);
+      // out_g = sum_j scores[g][j] * v_j
+      float* out = s.attn.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd;
+      std::fill(out, out + static_cast<int64_t>(group) * hd, 0.0f);
+      for (int32_t j = 0; j < n_ctx; ++j) {
+        f16.dequantize(kv.v(layer, j) + kvh * hd, tb.row.data(), hd);
+        for (int32_t g = 0; g < group; ++g) {
+          ops.axpy(tb.scores[static_cast<size_t>(g) * n_ctx + j], tb.row.data(), out + g * hd, hd);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace glint::model

@@ -1,0 +1,89 @@
+// A loaded model: hyper-parameters and weights bound to the memory-mapped
+// GGUF file. Immutable after Load and shared by every session; the mutable
+// per-sequence state lives in KvCache and ForwardScratch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "kernels/matmul.h"
+#include "model/hparams.h"
+#include "model/kv_cache.h"
+
+namespace glint::model {
+
+// A weight matrix of `rows` rows, each `cols` elements of `type`.
+struct Matrix {
+  DType type = DType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const uint8_t* data = nullptr;
+  size_t row_bytes = 0;
+};
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;  // [n_embd]
+  Matrix wq;                         // [n_embd_q x n_embd]
+  Matrix wk;                         // [n_embd_kv x n_embd]
+  Matrix wv;                         // [n_embd_kv x n_embd]
+  const float* bq = nullptr;         // [n_embd_q]   (qwen2)
+  const float* bk = nullptr;         // [n_embd_kv]  (qwen2)
+  const float* bv = nullptr;         // [n_embd_kv]  (qwen2)
+  Matrix wo;                         // [n_embd x n_embd_q]
+  const float* ffn_norm = nullptr;   // [n_embd]
+  Matrix w_gate;                     // [n_ff x n_embd]
+  Matrix w_up;                       // [n_ff x n_embd]
+  Matrix w_down;                     // [n_embd x n_ff]
+};
+
+class ForwardScratch;
+
+class Model {
+ public:
+  static Result<std::unique_ptr<Model>> Load(const std::string& path);
+  ~Model();
+
+  const HParams& hparams() const { return hparams_; }
+  const gguf::GgufFile& file() const { return *file_; }
+  const std::string& path() const { return file_->path(); }
+  // The type most weights are stored in ("Q4_K"), for display.
+  std::string QuantName() const;
+  size_t WeightBytes() const { return weight_bytes_; }
+
+  // Runs tokens[0..n) at positions kv.size() .. kv.size()+n-1, appending
+  // their keys and values to `kv`. Writes logits for the last token
+  // (n_vocab floats) to `logits`, or for every token (n x n_vocab) when
+  // all_logits is set. Long inputs are processed in chunks of the scratch's
+  // batch size. Fails (leaving kv unchanged) when the tokens do not fit in
+  // the cache or an id is out of range.
+  Status Forward(const int32_t* tokens, int32_t n, KvCache& kv, float* logits, bool all_logits,
+                 ThreadPool& pool, ForwardScratch& scratch) const;
+
+  std::unique_ptr<KvCache> NewKvCache(int32_t n_ctx) const;
+  std::unique_ptr<ForwardScratch> NewScratch(int32_t max_batch = 64) const;
+
+ private:
+  Model() = default;
+  Status Bind();
+  void ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* logits, bool all_logits,
+                    ThreadPool& pool, ForwardScratch& s) const;
+  void Attention(int32_t layer, int32_t n, int32_t pos0, const KvCache& kv, ThreadPool& pool,
+                 ForwardScratch& s) const;
+
+  std::unique_ptr<gguf::GgufFile> file_;
+  HParams hparams_;
+  const kernels::KernelTable* kernels_ = nullptr;
+  Matrix token_embd_;                // [n_vocab x n_embd]
+  const float* output_norm_ = nullptr;
+  Matrix output_;                    // [n_vocab x n_embd] (token_embd when tied)
+  std::vector<LayerWeights> layers_;
+  size_t weight_bytes_ = 0;
+};
+
+}  // namespace glint::model

@@ -1,0 +1,119 @@
+// MatMul against (1) the table's own vec_dot applied row by row to the same
+// quantized activations: must be bit-identical whatever the tiling and thread
+// count; (2) a naive double-precision reference (dequantized weights times
+// quantized-then-dequantized activations):
+//   |err| <= 2e-5 * M, M = sum |w_i x_i|   (f32 block accumulation)
+//   Q4_1 / Q5_1: 5e-4 * M (their Q8_1 partner's s = d * sum(q) is an f16,
+//   2^-11 relative, and the offset term it carries is bounded by M)
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <tuple>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/matmul.h"
+#include "test_util.h"
+
+namespace glint::kernels {
+namespace {
+
+struct Shape {
+  int64_t rows, cols;
+};
+
+std::vector<Shape> ShapesFor(DType t) {
+  if (GetDTypeInfo(t).block_size == 256) return {{1, 256}, {37, 512}, {70, 1536}};
+  return {{1, 32}, {37, 96}, {70, 576}, {19, 1536}};
+}
+
+class MatMulTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(MatMulTest, MatchesRowDotsAndDoubleReference) {
+  const DType t = GetParam();
+  const KernelTable& k = ActiveKernels();
+  const KernelTable& g = GenericKernels();
+  const DType at = k[t].vec_dot_type;
+  const double rel = (t == DType::kQ4_1 || t == DType::kQ5_1) ? 5e-4 : 2e-5;
+  std::mt19937 rng(77);
+  ThreadPool pool2(2);
+  for (const Shape& s : ShapesFor(t)) {
+    const std::vector<uint8_t> w = testing::RandomWeights(rng, t, s.rows * s.cols);
+    std::vector<float> wf(static_cast<size_t>(s.rows * s.cols));
+    g[t].dequantize(w.data(), wf.data(), s.rows * s.cols);
+    for (int64_t n_tokens : {1, 2, 5, 17}) {
+      const std::vector<float> x = testing::RandomFloats(rng, n_tokens * s.cols,
+                                                         testing::Fill::kWithZeros);
+      // Activations as the kernels see them, and their dequantized values.
+      const size_t arow = RowBytes(at, s.cols);
+      std::vector<uint8_t> xq(arow * n_tokens);
+      std::vector<float> xd(x.size());
+      for (int64_t tk = 0; tk < n_tokens; ++tk) {
+        k[at].quantize(x.data() + tk * s.cols, xq.data() + tk * arow, s.cols);
+        g[at].dequantize(xq.data() + tk * arow, xd.data() + tk * s.cols, s.cols);
+      }
+      for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool2}) {
+        const int64_t y_stride = s.rows + 3;
+        std::vector<float> y(static_cast<size_t>(y_stride * n_tokens), -7.0f);
+        MatMulScratch scratch;
+        MatMul(k, t, w.data(), s.rows, s.cols, x.data(), n_tokens, y.data(), y_stride, pool,
+               &scratch);
+        for (int64_t tk = 0; tk < n_tokens; ++tk) {
+          for (int64_t r = 0; r < s.rows; ++r) {
+            const float got = y[tk * y_stride + r];
+            const float row_dot = k[t].vec_dot(s.cols, w.data() + r * RowBytes(t, s.cols),
+                                               xq.data() + tk * arow);
+            ASSERT_EQ(got, row_dot) << DTypeName(t) << " r=" << r << " t=" << tk;
+            double exact = 0, mag = 0;
+            for (int64_t c = 0; c < s.cols; ++c) {
+              const double p = static_cast<double>(wf[r * s.cols + c]) * xd[tk * s.cols + c];
+              exact += p;
+              mag += std::fabs(p);
+            }
+            ASSERT_NEAR(got, exact, rel * mag + 1e-30) << DTypeName(t) << " r=" << r;
+          }
+          for (int64_t r = s.rows; r < y_stride; ++r) {
+            ASSERT_EQ(y[tk * y_stride + r], -7.0f) << "wrote past n_rows";
+          }
+        }
+        // A second call of the same size reuses the scratch without growing it.
+        const uint8_t* before = scratch.act.data();
+        MatMul(k, t, w.data(), s.rows, s.cols, x.data(), n_tokens, y.data(), y_stride, pool,
+               &scratch);
+        if (at != DType::kF32) {
+          ASSERT_EQ(scratch.act.data(), before);
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatMulTest, ::testing::ValuesIn(testing::WeightTypes()),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+// One quantized activation shared by several matrices (Q, K, V), and large
+// enough to take the parallel quantization path.
+TEST(MatMulQuantizedTest, SharedActivationsAcrossMatrices) {
+  const KernelTable& k = ActiveKernels();
+  std::mt19937 rng(5);
+  ThreadPool pool(2);
+  const int64_t cols = 1536, n_tokens = 12;
+  const std::vector<float> x = testing::RandomFloats(rng, cols * n_tokens);
+  MatMulScratch scratch;
+  const QuantizedActivations xq =
+      QuantizeActivations(k, DType::kQ4_K, x.data(), cols, n_tokens, &pool, &scratch);
+  ASSERT_EQ(xq.type, DType::kQ8_K);
+  for (DType t : {DType::kQ4_K, DType::kQ6_K, DType::kQ5_K}) {
+    const int64_t rows = 48;
+    const std::vector<uint8_t> w = testing::RandomWeights(rng, t, rows * cols);
+    std::vector<float> y1(rows * n_tokens), y2(rows * n_tokens);
+    MatMulQuantized(k, t, w.data(), rows, xq, y1.data(), rows, &pool);
+    MatMulScratch other;
+    MatMul(k, t, w.data(), rows, cols, x.data(), n_tokens, y2.data(), rows, nullptr, &other);
+    ASSERT_EQ(y1, y2) << DTypeName(t);
+  }
+}
+
+}  // namespace
+}  // namespace glint::kernels

@@ -1,0 +1,166 @@
+// Row operations: every SIMD op against its scalar twin over many lengths and
+// misaligned pointers, and the scalar ops against double-precision formulas.
+//
+// Error bounds (relative to the scalar twin, per element unless stated):
+//   rms_norm  4 ulp-ish: 1e-6 relative (same double sum, different order)
+//   softmax   2e-6 relative (vector exp is ~1 ulp off expf)
+//   swiglu    2e-6 relative + 1e-30 absolute
+//   axpy      exact up to FMA: 1e-6 relative to |a x| + |y|
+//   add, scale exact
+//   dot_f32   1e-5 * sum |x y| (f32 lanes vs sequential f32)
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "test_util.h"
+
+namespace glint::kernels {
+namespace {
+
+using testing::OffsetBuffer;
+
+const int64_t kLengths[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 576, 1536, 4099};
+
+std::vector<const OpsTable*> SimdOps() {
+  std::vector<const OpsTable*> t;
+  if (Avx2Ops() != nullptr) t.push_back(Avx2Ops());
+  return t;
+}
+
+// n floats at a pointer `off` floats past a 64-byte boundary.
+struct FloatBuf {
+  FloatBuf(const std::vector<float>& v, size_t off) : buf(4 * v.size(), 4 * off) {
+    if (!v.empty()) std::memcpy(buf.data(), v.data(), 4 * v.size());
+  }
+  float* p() { return buf.floats(); }
+  OffsetBuffer buf;
+};
+
+std::vector<float> Normal(std::mt19937& rng, int64_t n, float scale = 1.0f) {
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+void ExpectClose(const float* got, const float* want, int64_t n, double rel, double abs,
+                 const char* what) {
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_NEAR(got[i], want[i], rel * std::fabs(want[i]) + abs) << what << " i=" << i << " n=" << n;
+  }
+}
+
+TEST(OpsTest, ScalarRmsNormMatchesFormula) {
+  std::mt19937 rng(1);
+  const std::vector<float> x = Normal(rng, 1000, 3.0f), w = Normal(rng, 1000);
+  std::vector<float> y(1000);
+  GenericOps().rms_norm(x.data(), w.data(), y.data(), 1000, 1e-6f);
+  double ss = 0;
+  for (float v : x) ss += static_cast<double>(v) * v;
+  const double scale = 1.0 / std::sqrt(ss / 1000 + 1e-6);
+  for (int i = 0; i < 1000; ++i) ASSERT_NEAR(y[i], x[i] * scale * w[i], 1e-5 * std::fabs(x[i] * scale * w[i]) + 1e-7);
+}
+
+TEST(OpsTest, ScalarSoftmaxSwigluMatchFormula) {
+  std::mt19937 rng(2);
+  std::vector<float> x = Normal(rng, 300, 5.0f);
+  const std::vector<float> orig = x;
+  GenericOps().softmax(x.data(), 300);
+  double mx = -1e30, sum = 0;
+  for (float v : orig) mx = std::max<double>(mx, v);
+  for (float v : orig) sum += std::exp(v - mx);
+  for (int i = 0; i < 300; ++i) ASSERT_NEAR(x[i], std::exp(orig[i] - mx) / sum, 1e-6 * x[i] + 1e-12);
+  const std::vector<float> g = Normal(rng, 300, 4.0f), u = Normal(rng, 300);
+  std::vector<float> out(300);
+  GenericOps().swiglu(g.data(), u.data(), out.data(), 300);
+  for (int i = 0; i < 300; ++i) {
+    const double want = g[i] / (1 + std::exp(-static_cast<double>(g[i]))) * u[i];
+    ASSERT_NEAR(out[i], want, 1e-6 * std::fabs(want) + 1e-12);
+  }
+}
+
+TEST(OpsTest, SimdMatchesScalar) {
+  std::mt19937 rng(3);
+  for (const OpsTable* simd : SimdOps()) {
+    const OpsTable& g = GenericOps();
+    for (int64_t n : kLengths) {
+      for (size_t off = 0; off < 8; off += 3) {
+        const std::vector<float> x = Normal(rng, n, 2.0f), w = Normal(rng, n), z = Normal(rng, n);
+        FloatBuf xb(x, off), wb(w, off + 1), ya(std::vector<float>(n), off + 2),
+            yb(std::vector<float>(n), off + 5);
+
+        g.rms_norm(xb.p(), wb.p(), ya.p(), n, 1e-5f);
+        simd->rms_norm(xb.p(), wb.p(), yb.p(), n, 1e-5f);
+        ExpectClose(yb.p(), ya.p(), n, 1e-6, 0, "rms_norm");
+        g.rms_norm(xb.p(), nullptr, ya.p(), n, 1e-5f);
+        simd->rms_norm(xb.p(), nullptr, yb.p(), n, 1e-5f);
+        ExpectClose(yb.p(), ya.p(), n, 1e-6, 0, "rms_norm(no w)");
+
+        std::vector<float> big = Normal(rng, n, 20.0f);
+        if (n > 3) big[n / 2] = -INFINITY;  // masked attention logits
+        FloatBuf sa(big, off), sb(big, off + 3);
+        g.softmax(sa.p(), n);
+        simd->softmax(sb.p(), n);
+        ExpectClose(sb.p(), sa.p(), n, 2e-6, 1e-37, "softmax");
+
+        const std::vector<float> gate = Normal(rng, n, 6.0f);
+        FloatBuf gb(gate, off + 1);
+        g.swiglu(gb.p(), wb.p(), ya.p(), n);
+        simd->swiglu(gb.p(), wb.p(), yb.p(), n);
+        ExpectClose(yb.p(), ya.p(), n, 2e-6, 1e-30, "swiglu");
+
+        FloatBuf aa(z, off), ab(z, off + 4);
+        g.axpy(0.37f, xb.p(), aa.p(), n);
+        simd->axpy(0.37f, xb.p(), ab.p(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_NEAR(ab.p()[i], aa.p()[i], 1e-6 * (std::fabs(0.37f * x[i]) + std::fabs(z[i]))) << n;
+        }
+
+        FloatBuf da(z, off), db(z, off + 6);
+        g.add(xb.p(), da.p(), n);
+        simd->add(xb.p(), db.p(), n);
+        ASSERT_EQ(std::memcmp(da.p(), db.p(), 4 * n), 0) << "add " << n;
+        g.scale(da.p(), -1.7f, n);
+        simd->scale(db.p(), -1.7f, n);
+        ASSERT_EQ(std::memcmp(da.p(), db.p(), 4 * n), 0) << "scale " << n;
+
+        double mag = 0;
+        for (int64_t i = 0; i < n; ++i) mag += std::fabs(static_cast<double>(x[i]) * w[i]);
+        ASSERT_NEAR(simd->dot_f32(xb.p(), wb.p(), n), g.dot_f32(xb.p(), wb.p(), n), 1e-5 * mag)
+            << "dot " << n;
+      }
+    }
+  }
+}
+
+TEST(OpsTest, ExtremeInputs) {
+  for (const OpsTable* ops : {&GenericOps(), &ActiveOps()}) {
+    // softmax of equal values is uniform; of huge spreads, one-hot.
+    std::vector<float> x(37, 3.0f);
+    ops->softmax(x.data(), 37);
+    for (float v : x) ASSERT_NEAR(v, 1.0f / 37, 1e-7);
+    std::vector<float> y(20, -1e30f);
+    y[13] = 1e30f;
+    ops->softmax(y.data(), 20);
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(y[i], i == 13 ? 1.0f : 0.0f) << ops->isa;
+    // silu saturates: large negative gate -> 0, large positive -> gate * up.
+    std::vector<float> g = {-200, -90, 90, 200, 0, 0, 0, 0, -200}, u(9, 2.0f), out(9);
+    ops->swiglu(g.data(), u.data(), out.data(), 9);
+    ASSERT_NEAR(out[0], 0.0f, 1e-30);
+    ASSERT_NEAR(out[2], 180.0f, 1e-4);
+    ASSERT_NEAR(out[3], 400.0f, 1e-4);
+    ASSERT_EQ(out[4], 0.0f);
+    ASSERT_NEAR(out[8], 0.0f, 1e-30);
+    // rms_norm of zeros is zeros (eps keeps it finite).
+    std::vector<float> z(24, 0.0f), zo(24, 1.0f);
+    ops->rms_norm(z.data(), nullptr, zo.data(), 24, 1e-6f);
+    for (float v : zo) ASSERT_EQ(v, 0.0f);
+  }
+}
+
+}  // namespace
+}  // namespace glint::kernels
