@@ -54,7 +54,7 @@ test-unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 test-e2e: build venv models
-	GLINT_BIN=$(abspath $(GLINT)) $(PY) -m pytest -q tests/e2e
+	GLINT_BIN=$(abspath $(GLINT)) $(PY) -m pytest -q tests/e2e tests/kernels
 
 # Unit tests under AddressSanitizer + UBSan.
 test-asan: deps
@@ -66,6 +66,25 @@ test-asan: deps
 bench: build venv models
 	$(PY) bench/e2e/compare_ref.py --model fast
 	$(PY) bench/e2e/compare_ref.py --model smart
+
+# Each libFuzzer target runs FUZZ_SECONDS from its committed seed corpus; new
+# inputs go to build/fuzz-corpus, crashes to build/fuzz-artifacts.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps clang libclang-rt-14-dev
+	CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DGLINT_FUZZ=ON -DGLINT_SANITIZE=ON -DGLINT_BUILD_TESTS=OFF -DGLINT_BUILD_BENCH=OFF
+	ninja -C build/fuzz -j $(JOBS) $$(cd tests/fuzz && ls *_fuzz.cc | sed 's/\.cc$$//')
+	@mkdir -p build/fuzz-artifacts
+	@for src in tests/fuzz/*_fuzz.cc; do \
+	  name=$$(basename $$src .cc); layer=$${name%_fuzz}; \
+	  mkdir -p build/fuzz-corpus/$$layer; \
+	  dict=tests/fuzz/$$layer.dict; [ -f $$dict ] && dictarg=-dict=$$dict || dictarg=; \
+	  echo "== $$name for $(FUZZ_SECONDS) s"; \
+	  build/fuzz/$$name build/fuzz-corpus/$$layer tests/fuzz/corpus/$$layer $$dictarg \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz-artifacts/$$name- || exit 1; \
+	done
 
 clean:
 	rm -rf build

@@ -12,7 +12,8 @@
 namespace glint {
 
 Result<MappedFile> MappedFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is rejected below).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     return Error(errno == ENOENT ? StatusCode::kNotFound : StatusCode::kUnavailable,
                  "cannot open '{}': {}", path, std::strerror(errno));

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <limits>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,11 @@ constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
 constexpr int kMaxArrayDepth = 8;
 constexpr int kMaxDims = 4;
 constexpr uint64_t kMaxKeyLength = 1 << 16;
+constexpr uint64_t kMaxTensorName = 64;  // GGUF specification: names are at most 64 bytes
+// Every decoded array element costs a Value (about 80 bytes), so a hostile
+// file of single-byte elements could ask for 80x its size. Real vocabularies
+// (tokens, types, scores, merges) stay far below this total.
+constexpr uint64_t kMaxArrayElements = uint64_t{1} << 22;
 
 // Reads little-endian values from a byte range, never past its end.
 class Cursor {
@@ -74,7 +80,7 @@ uint64_t MinEncodedSize(ValueType t) {
 
 bool IsKnownType(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::kFloat64); }
 
-Status ReadValue(Cursor& c, ValueType type, int depth, Value* v) {
+Status ReadValue(Cursor& c, ValueType type, int depth, uint64_t* budget, Value* v) {
   v->type = type;
   switch (type) {
     case ValueType::kUint8: { uint8_t x; RETURN_IF_ERROR(c.Read(&x, "u8")); v->u = x; v->i = x; break; }
@@ -114,9 +120,14 @@ Status ReadValue(Cursor& c, ValueType type, int depth, Value* v) {
         return Error(StatusCode::kDataLoss, "array of {} {} cannot fit in the {} bytes left",
                      count, ValueTypeName(v->array_type), c.remaining());
       }
+      if (count > *budget) {
+        return Error(StatusCode::kResourceExhausted,
+                     "metadata arrays hold more than {} elements in total", kMaxArrayElements);
+      }
+      *budget -= count;
       v->array.resize(count);
       for (uint64_t k = 0; k < count; ++k) {
-        RETURN_IF_ERROR(ReadValue(c, v->array_type, depth + 1, &v->array[k]));
+        RETURN_IF_ERROR(ReadValue(c, v->array_type, depth + 1, budget, &v->array[k]));
       }
       break;
     }
@@ -165,7 +176,7 @@ Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->path_ = path;
   file->mapping_ = std::move(mapping);
-  Status st = file->ParseAll(file->mapping_.data(), file->mapping_.size());
+  Status st = file->ParseChecked(file->mapping_.data(), file->mapping_.size());
   if (!st.ok()) return st.WithContext(fmt::format("'{}' is not a valid GGUF file", path));
   return file;
 }
@@ -174,9 +185,19 @@ Result<std::unique_ptr<GgufFile>> GgufFile::Parse(const uint8_t* data, size_t si
                                                   std::string name) {
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->path_ = std::move(name);
-  Status st = file->ParseAll(data, size);
+  Status st = file->ParseChecked(data, size);
   if (!st.ok()) return st.WithContext(fmt::format("'{}' is not a valid GGUF file", file->path_));
   return file;
+}
+
+Status GgufFile::ParseChecked(const uint8_t* data, size_t size) {
+  // Sizes are validated before anything is allocated; this catches what is
+  // left (a file that is valid but too large for this machine's memory).
+  try {
+    return ParseAll(data, size);
+  } catch (const std::bad_alloc&) {
+    return Error(StatusCode::kResourceExhausted, "not enough memory to read the metadata");
+  }
 }
 
 Status GgufFile::ParseAll(const uint8_t* data, size_t size) {
@@ -206,7 +227,7 @@ Status GgufFile::ParseAll(const uint8_t* data, size_t size) {
     return Error(StatusCode::kDataLoss, "{} tensors cannot fit in a {}-byte file", n_tensors, size);
   }
 
-  metadata_.reserve(n_kv);
+  uint64_t array_budget = kMaxArrayElements;
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string_view key;
     RETURN_IF_ERROR(c.ReadString(&key, "metadata key"));
@@ -219,7 +240,7 @@ Status GgufFile::ParseAll(const uint8_t* data, size_t size) {
       return Error(StatusCode::kDataLoss, "metadata '{}' has unknown type {}", key, type);
     }
     Value v;
-    Status st = ReadValue(c, static_cast<ValueType>(type), 0, &v);
+    Status st = ReadValue(c, static_cast<ValueType>(type), 0, &array_budget, &v);
     if (!st.ok()) return st.WithContext(fmt::format("metadata '{}'", key));
     std::string key_str(key);
     if (!metadata_index_.emplace(key_str, metadata_.size()).second) {
@@ -230,7 +251,8 @@ Status GgufFile::ParseAll(const uint8_t* data, size_t size) {
 
   if (const Value* a = Find("general.alignment")) {
     if (!a->IsInteger() || a->i <= 0 || a->i > (1 << 24) || (a->i & (a->i - 1)) != 0) {
-      return Error(StatusCode::kDataLoss, "general.alignment must be a power of two, found {}",
+      return Error(StatusCode::kDataLoss,
+                   "general.alignment must be a power of two up to 2^24, found {}",
                    a->IsInteger() ? std::to_string(a->i) : ValueTypeName(a->type));
     }
     alignment_ = static_cast<uint64_t>(a->i);
@@ -241,6 +263,10 @@ Status GgufFile::ParseAll(const uint8_t* data, size_t size) {
     TensorInfo t;
     std::string_view name;
     RETURN_IF_ERROR(c.ReadString(&name, "tensor name"));
+    if (name.empty() || name.size() > kMaxTensorName) {
+      return Error(StatusCode::kDataLoss, "tensor {} has a name of {} bytes (1 to {} allowed)", k,
+                   name.size(), kMaxTensorName);
+    }
     t.name = std::string(name);
     uint32_t n_dims = 0;
     RETURN_IF_ERROR(c.Read(&n_dims, "tensor dimension count"));

@@ -102,6 +102,7 @@ class GgufFile {
 
  private:
   GgufFile() = default;
+  Status ParseChecked(const uint8_t* data, size_t size);
   Status ParseAll(const uint8_t* data, size_t size);
 
   std::string path_;

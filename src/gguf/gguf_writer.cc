@@ -71,8 +71,15 @@ std::vector<uint8_t> GgufWriter::Serialize() const {
   Put<uint32_t>(out, 0x46554747);
   Put<uint32_t>(out, 3);
   Put<uint64_t>(out, tensors_.size());
-  Put<uint64_t>(out, n_kv_);
+  // A reader assumes 32 unless general.alignment says otherwise.
+  const bool write_alignment = alignment_ != 32;
+  Put<uint64_t>(out, n_kv_ + (write_alignment ? 1 : 0));
   out.insert(out.end(), kv_.begin(), kv_.end());
+  if (write_alignment) {
+    PutString(out, "general.alignment");
+    Put<uint32_t>(out, kU32);
+    Put<uint32_t>(out, static_cast<uint32_t>(alignment_));
+  }
   uint64_t offset = 0;
   for (const Tensor& t : tensors_) {
     PutString(out, t.name);

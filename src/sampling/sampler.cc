@@ -53,6 +53,7 @@ Status ValidateParams(const SamplingParams& p) {
 }
 
 int32_t Argmax(const float* logits, int32_t n_vocab) {
+  if (n_vocab <= 0) return 0;  // a caller bug; never read logits[0]
   int32_t best = 0;
   float best_v = std::isnan(logits[0]) ? kNegInf : logits[0];
   for (int32_t i = 1; i < n_vocab; ++i) {

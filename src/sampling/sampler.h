@@ -79,7 +79,8 @@ class Sampler {
   std::vector<int32_t> penalty_scratch_;               // scratch, reused: sorted recent_
 };
 
-// Index of the largest logit (lowest index on ties).
+// Index of the largest logit (lowest index on ties; NaN never wins; 0 when
+// n_vocab <= 0 or every logit is NaN).
 int32_t Argmax(const float* logits, int32_t n_vocab);
 
 }  // namespace glint::sampling

@@ -71,6 +71,12 @@ TEST(ArgmaxTest, IgnoresNaN) {
   EXPECT_EQ(Argmax(all_nan.data(), 3), 0);
 }
 
+TEST(ArgmaxTest, EmptyVocabularyReadsNothing) {
+  EXPECT_EQ(Argmax(nullptr, 0), 0);
+  Sampler s(Temp(1.0f));
+  EXPECT_EQ(s.Sample(nullptr, 0), 0);
+}
+
 TEST(SamplerTest, GreedyIsArgmax) {
   Sampler s(SamplingParams{});
   std::vector<float> l = {0.1f, 5.f, -2.f, 4.9f};

@@ -507,6 +507,9 @@ TEST(Errors, SpecialIdOutOfRange) {
 // The real models, when present (scripts/fetch-models).
 
 std::string ModelPath(const char* name) {
+  if (const char* glint_home = std::getenv("GLINT_HOME"); glint_home && *glint_home) {
+    return std::string(glint_home) + "/models/" + name;
+  }
   const char* home = std::getenv("HOME");
   return std::string(home ? home : "") + "/.cache/glint/models/" + name;
 }
@@ -596,6 +599,38 @@ TEST(RealModels, EncodeSpeed) {
       reps;
   std::printf("encode 10 KB of C++ -> %zu tokens: %.3f ms\n", n, ms);
   EXPECT_LT(ms, 10.0);
+}
+
+}  // namespace
+}  // namespace glint::tokenizer
+
+namespace glint::tokenizer {
+namespace {
+
+// Replays the tokenizer fuzz corpus (tests/fuzz/corpus/tokenizer): every
+// input must encode to valid ids; inputs must decode back to themselves,
+// except those named invalid* (not UTF-8) or unrepresentable* (bytes the
+// vocabulary has no token for, dropped as the reference drops them).
+TEST(RealModels, FuzzCorpusRoundTrips) {
+  RealModel m = LoadReal("SmolLM2-135M-Instruct.Q4_1.gguf");
+  if (!m.tok) GTEST_SKIP() << "model not present";
+  const std::filesystem::path dir =
+      std::filesystem::path(GLINT_SOURCE_DIR) / "tests" / "fuzz" / "corpus" / "tokenizer";
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (bool special : {false, true}) {
+      auto ids = m.tok->Encode(text, false, special);
+      for (auto id : ids) EXPECT_TRUE(id >= 0 && id < m.tok->n_vocab());
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("invalid", 0) != 0 && name.rfind("unrepresentable", 0) != 0) {
+        EXPECT_EQ(m.tok->Decode(ids), text) << entry.path();
+      }
+    }
+    ++n;
+  }
+  EXPECT_GE(n, 8);
 }
 
 }  // namespace
