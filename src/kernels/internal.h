@@ -64,8 +64,11 @@ void QuantizeQ8K(const float* src, void* dst, int64_t n);
 float VecDotQ4KQ8K(int64_t n, const void* x, const void* y);
 float VecDotQ5KQ8K(int64_t n, const void* x, const void* y);
 float VecDotQ6KQ8K(int64_t n, const void* x, const void* y);
+float VecDotQ4KQ8KBatched(int64_t n, const void* x, const void* y);
+float VecDotQ6KQ8KBatched(int64_t n, const void* x, const void* y);
 
 // Ops.
+float ExpRef(float x);  // the reference's vector exp, one lane
 void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void Softmax(float* x, int64_t n);
 void Swiglu(const float* gate, const float* up, float* out, int64_t n);
@@ -73,6 +76,9 @@ void Axpy(float a, const float* x, float* y, int64_t n);
 void Add(const float* x, float* y, int64_t n);
 float DotF32(const float* x, const float* y, int64_t n);
 void Scale(float* y, float a, int64_t n);
+float DotF16X4(const uint16_t* x, const uint16_t* y, int64_t n);
+float DotF16X1(const uint16_t* x, const uint16_t* y, int64_t n);
+void AxpyF16(float a, const uint16_t* x, float* y, int64_t n);
 
 }  // namespace generic
 
@@ -96,6 +102,8 @@ void QuantizeQ8K(const float* src, void* dst, int64_t n);
 float VecDotQ4KQ8K(int64_t n, const void* x, const void* y);
 float VecDotQ5KQ8K(int64_t n, const void* x, const void* y);
 float VecDotQ6KQ8K(int64_t n, const void* x, const void* y);
+float VecDotQ4KQ8KBatched(int64_t n, const void* x, const void* y);
+float VecDotQ6KQ8KBatched(int64_t n, const void* x, const void* y);
 
 void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void Softmax(float* x, int64_t n);
@@ -104,6 +112,9 @@ void Axpy(float a, const float* x, float* y, int64_t n);
 void Add(const float* x, float* y, int64_t n);
 float DotF32(const float* x, const float* y, int64_t n);
 void Scale(float* y, float a, int64_t n);
+float DotF16X4(const uint16_t* x, const uint16_t* y, int64_t n);
+float DotF16X1(const uint16_t* x, const uint16_t* y, int64_t n);
+void AxpyF16(float a, const uint16_t* x, float* y, int64_t n);
 
 }  // namespace avx2
 #endif

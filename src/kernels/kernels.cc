@@ -51,6 +51,13 @@ KernelTable MakeGenericTable() {
   set(DType::kQ4_K, DequantizeQ4K, QuantizeQ4K, VecDotQ4KQ8K, DType::kQ8_K);
   set(DType::kQ5_K, DequantizeQ5K, QuantizeQ5K, VecDotQ5KQ8K, DType::kQ8_K);
   set(DType::kQ6_K, DequantizeQ6K, QuantizeQ6K, VecDotQ6KQ8K, DType::kQ8_K);
+  // Batched orders of the reference (llama.cpp on x86): Q4_K matrices are
+  // repacked (q4_K_8x8) and multiplied by a 4-row GEMM, Q6_K prompts go
+  // through its tiled matmul.
+  t.types[static_cast<uint32_t>(DType::kQ4_K)].vec_dot_batched = VecDotQ4KQ8KBatched;
+  t.types[static_cast<uint32_t>(DType::kQ4_K)].batched_order = BatchedOrder::kTilesOf4;
+  t.types[static_cast<uint32_t>(DType::kQ6_K)].vec_dot_batched = VecDotQ6KQ8KBatched;
+  t.types[static_cast<uint32_t>(DType::kQ6_K)].batched_order = BatchedOrder::kFrom8;
   return t;
 }
 
@@ -65,6 +72,9 @@ OpsTable MakeGenericOps() {
   o.add = Add;
   o.dot_f32 = DotF32;
   o.scale = Scale;
+  o.dot_f16_x4 = DotF16X4;
+  o.dot_f16_x1 = DotF16X1;
+  o.axpy_f16 = AxpyF16;
   return o;
 }
 
@@ -94,6 +104,8 @@ KernelTable MakeAvx2Table() {
   at(DType::kQ4_K).vec_dot = avx2::VecDotQ4KQ8K;
   at(DType::kQ5_K).vec_dot = avx2::VecDotQ5KQ8K;
   at(DType::kQ6_K).vec_dot = avx2::VecDotQ6KQ8K;
+  at(DType::kQ4_K).vec_dot_batched = avx2::VecDotQ4KQ8KBatched;
+  at(DType::kQ6_K).vec_dot_batched = avx2::VecDotQ6KQ8KBatched;
   return t;
 }
 
@@ -107,6 +119,9 @@ OpsTable MakeAvx2Ops() {
   o.add = avx2::Add;
   o.dot_f32 = avx2::DotF32;
   o.scale = avx2::Scale;
+  o.dot_f16_x4 = avx2::DotF16X4;
+  o.dot_f16_x1 = avx2::DotF16X1;
+  o.axpy_f16 = avx2::AxpyF16;
   return o;
 }
 #endif

@@ -24,11 +24,35 @@ using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
 // activation row of its vec_dot_type. n is a multiple of the block size.
 using VecDotFn = float (*)(int64_t n, const void* x, const void* y);
 
+// The reference engine evaluates a prompt in batches; for some weight types
+// its matrix product then sums each output in another order than its
+// single-token product. BatchedOrder says which tokens of a reference batch
+// take that order (TypeKernels::vec_dot_batched).
+enum class BatchedOrder : uint8_t {
+  kNever,     // every token: vec_dot
+  kTilesOf4,  // tokens in the batch's leading multiple of 4 (its repacked
+              // 4-row GEMM tiles); the rest: vec_dot (its GEMV)
+  kFrom8,     // every token of a batch of 8 or more (its tiled matmul)
+};
+
 struct TypeKernels {
   DequantizeRowFn dequantize = nullptr;  // nullptr: type unsupported
   QuantizeRowFn quantize = nullptr;      // nullptr: glint cannot produce this type
   VecDotFn vec_dot = nullptr;
   DType vec_dot_type = DType::kF32;
+  VecDotFn vec_dot_batched = nullptr;    // same contract as vec_dot; nullptr: vec_dot
+  BatchedOrder batched_order = BatchedOrder::kNever;
+
+  // The dot product for token `index` of a reference batch of `batch` tokens.
+  VecDotFn DotFor(int64_t batch, int64_t index) const {
+    if (vec_dot_batched == nullptr) return vec_dot;
+    switch (batched_order) {
+      case BatchedOrder::kTilesOf4: return index < batch - batch % 4 ? vec_dot_batched : vec_dot;
+      case BatchedOrder::kFrom8: return batch >= 8 ? vec_dot_batched : vec_dot;
+      case BatchedOrder::kNever: break;
+    }
+    return vec_dot;
+  }
 };
 
 struct KernelTable {

@@ -30,11 +30,12 @@ void ParallelRange(ThreadPool* pool, int64_t n, Fn&& fn) {
   pool->ParallelFor(n, fn);
 }
 
-void DotRows(VecDotFn dot, const uint8_t* w, size_t w_row_bytes, int64_t r0, int64_t r1,
+void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0, int64_t r1,
              const QuantizedActivations& xq, float* y, int64_t y_stride) {
   const auto* act = static_cast<const uint8_t*>(xq.data);
   const int64_t n = xq.n_cols;
   if (xq.n_tokens == 1) {
+    const VecDotFn dot = tk.DotFor(xq.ref_batch, xq.ref_first);
     for (int64_t r = r0; r < r1; ++r) y[r] = dot(n, w + r * w_row_bytes, act);
     return;
   }
@@ -43,6 +44,7 @@ void DotRows(VecDotFn dot, const uint8_t* w, size_t w_row_bytes, int64_t r0, int
   for (int64_t rt = r0; rt < r1; rt += tile) {
     const int64_t rt_end = std::min(r1, rt + tile);
     for (int64_t t = 0; t < xq.n_tokens; ++t) {
+      const VecDotFn dot = tk.DotFor(xq.ref_batch, xq.ref_first + t);
       const uint8_t* xt = act + t * xq.row_bytes;
       float* yt = y + t * y_stride;
       for (int64_t r = rt; r < rt_end; ++r) yt[r] = dot(n, w + r * w_row_bytes, xt);
@@ -60,6 +62,8 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
   q.type = act_type;
   q.n_cols = n_cols;
   q.n_tokens = n_tokens;
+  q.ref_batch = scratch->ref_batch;
+  q.ref_first = scratch->ref_first;
   q.row_bytes = RowBytes(act_type, n_cols);
   if (act_type == DType::kF32) {
     q.data = x;
@@ -108,7 +112,7 @@ void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_
   ParallelRange(pool, n_units, [&](int64_t u0, int64_t u1) {
     const int64_t r0 = u0 * kRowGrain;
     const int64_t r1 = std::min(n_rows, u1 * kRowGrain);
-    DotRows(tk.vec_dot, wb, w_row_bytes, r0, r1, xq, y, y_stride);
+    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride);
   });
 }
 

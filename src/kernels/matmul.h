@@ -21,6 +21,11 @@ namespace glint::kernels {
 // nothing.
 struct MatMulScratch {
   AlignedBuffer<uint8_t> act;  // quantized activations [n_tokens][row_bytes]
+  // The tokens of the next calls are tokens ref_first.. of a batch of
+  // ref_batch tokens of the reference engine (which picks its summation
+  // order by batch; see BatchedOrder). Copied into QuantizedActivations.
+  int64_t ref_batch = 1;
+  int64_t ref_first = 0;
 };
 
 // A view of activations already in a weight type's vec_dot_type.
@@ -30,6 +35,8 @@ struct QuantizedActivations {
   size_t row_bytes = 0;
   int64_t n_cols = 0;
   int64_t n_tokens = 0;
+  int64_t ref_batch = 1;  // as MatMulScratch
+  int64_t ref_first = 0;
 };
 
 // Quantizes x [n_tokens][n_cols] to k[weight_type].vec_dot_type, into

@@ -11,9 +11,14 @@ struct OpsTable {
   // y = x / sqrt(mean(x^2) + eps) * w   (w may be nullptr: no scaling).
   // The mean of squares is accumulated in double, as the reference does.
   void (*rms_norm)(const float* x, const float* w, float* y, int64_t n, float eps);
-  // x[i] = exp(x[i] - max) / sum, in place; returns nothing.
+  // x[i] = exp(x[i] - max) / sum, in place; returns nothing. Mirrors the
+  // reference's ggml_vec_soft_max_f32 as built for AVX-512: groups of 16
+  // use the reference's vector exp (ExpRef) and add their f32 sum to a
+  // double, the tail uses expf; then x *= (float)(1 / sum). For the
+  // reference's results on a row it pads, pad with -inf to a multiple of 16.
   void (*softmax)(float* x, int64_t n);
-  // out[i] = silu(gate[i]) * up[i]; silu(v) = v / (1 + exp(-v)).
+  // out[i] = silu(gate[i]) * up[i]; silu(v) = v / (1 + exp(-v)), with the
+  // reference's vector exp for the first n/16*16 elements, expf after.
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
   // y[i] += a * x[i]
   void (*axpy)(float a, const float* x, float* y, int64_t n);
@@ -23,6 +28,18 @@ struct OpsTable {
   float (*dot_f32)(const float* x, const float* y, int64_t n);
   // y[i] *= a
   void (*scale)(float* y, float a, int64_t n);
+
+  // F16 dot products in the two orders the reference uses for attention
+  // (products of halves are exact in f32, so SIMD and scalar agree bitwise):
+  // x4: ggml_vec_dot_f16 on AVX-512, four 16-lane accumulators per 64
+  //     elements, combined (0+2, 1+3, 0+1) and reduced 8+8, 4+4, 2+2, 1+1;
+  //     elements past the last multiple of 64 are added in double.
+  // x1: tinyBLAS's F16 GEMM tile, one 16-lane accumulator over steps of 16,
+  //     reduced the same way; n must be a multiple of 16.
+  float (*dot_f16_x4)(const uint16_t* x, const uint16_t* y, int64_t n);
+  float (*dot_f16_x1)(const uint16_t* x, const uint16_t* y, int64_t n);
+  // y[i] = fma(half x[i], a, y[i])
+  void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n);
 };
 
 const OpsTable& GenericOps();

@@ -23,9 +23,9 @@ void ForwardScratch::Reserve(int32_t n_ctx, int32_t n_threads) {
   int32_t group = hp_.n_heads / hp_.n_kv_heads;
   threads.resize(std::max<size_t>(threads.size(), n_threads));
   for (ThreadBuffers& t : threads) {
-    t.scores.Resize(static_cast<size_t>(group) * n_ctx);
+    t.scores.Resize(static_cast<size_t>(group) * PadAttention(n_ctx));
     t.q16.Resize(static_cast<size_t>(group) * hp_.head_dim);
-    t.row.Resize(hp_.head_dim);
+    t.vacc.Resize(static_cast<size_t>(group) * kAttnMaxSlots * hp_.head_dim);
   }
   reserved_ctx_ = n_ctx;
 }

@@ -21,11 +21,25 @@ class ForwardScratch {
 
   int32_t max_batch() const { return max_batch_; }
 
+  // Attention rows are padded to a multiple of 16 positions (the reference
+  // pads its KV view to 256; the padding only matters per 16-lane group).
+  static int32_t PadAttention(int32_t n_ctx) { return (n_ctx + 15) / 16 * 16; }
+  // The weighted sum of V keeps one partial sum per position modulo 64
+  // (decode) or 16 (prompt), as the reference's two F16 dot products do.
+  static constexpr int32_t kAttnMaxSlots = 64;
+
   struct ThreadBuffers {
-    AlignedBuffer<float> scores;   // [group][n_ctx]: attention weights of the heads sharing a KV head
+    AlignedBuffer<float> scores;   // [group][PadAttention(n_ctx)]: attention weights of the heads sharing a KV head
     AlignedBuffer<uint16_t> q16;   // [group][head_dim]: queries rounded to f16, as the reference does
-    AlignedBuffer<float> row;      // [head_dim]: one V row in f32
+    AlignedBuffer<float> vacc;     // [group][kAttnMaxSlots][head_dim]: partial sums of p * V
   };
+
+  // The tokens of the chunk being evaluated are tokens ref_first.. of a
+  // batch of ref_batch tokens of the reference engine, which picks its
+  // summation orders by batch size (attention: tinyBLAS for more than one
+  // token; weights: see kernels::BatchedOrder).
+  int32_t ref_batch = 1;
+  int32_t ref_first = 0;
 
   AlignedBuffer<float> x;         // [max_batch][n_embd]   residual stream
   AlignedBuffer<float> cur;       // [max_batch][n_embd]   normed input of a sub-layer

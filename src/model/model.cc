@@ -12,6 +12,9 @@
 namespace glint::model {
 namespace {
 
+// The reference engine's batch size (llama.cpp n_batch = n_ubatch = 512).
+constexpr int32_t kRefBatch = 512;
+
 Status BindMatrix(const gguf::GgufFile& f, const std::string& name, int64_t rows, int64_t cols,
                   Matrix* m) {
   const gguf::TensorInfo* t = f.FindTensor(name);
@@ -125,6 +128,11 @@ Status Model::Forward(const int32_t* tokens, int32_t n, KvCache& kv, float* logi
     bool last = done + chunk == n;
     float* out = all_logits ? logits + static_cast<size_t>(done) * hparams_.n_vocab
                             : (last ? logits : nullptr);
+    // The reference evaluates a prompt in batches of up to kRefBatch tokens;
+    // its attention products change order between one token and several.
+    const int32_t ub_start = done / kRefBatch * kRefBatch;
+    scratch.ref_batch = std::min(n - ub_start, kRefBatch);
+    scratch.ref_first = done - ub_start;
     ForwardChunk(tokens + done, chunk, kv, out, all_logits, pool, scratch);
     done += chunk;
   }
@@ -158,9 +166,12 @@ static void ApplyRope(const HParams& hp, float* row, int32_t n_heads, const floa
       // kNorm pairs adjacent elements, kNeox pairs element i with i + n_rot/2.
       int32_t a = hp.rope_style == RopeStyle::kNorm ? 2 * i : i;
       int32_t b = hp.rope_style == RopeStyle::kNorm ? 2 * i + 1 : i + half;
-      float x0 = x[a], x1 = x[b];
-      x[a] = x0 * cos_t[i] - x1 * sin_t[i];
-      x[b] = x0 * sin_t[i] + x1 * cos_t[i];
+      // Contracted as the reference's build contracts it (GCC, -march=native):
+      // fma(x0, cos, -(x1 sin)) and fma(x0, sin, x1 cos).
+      const float x0 = x[a], x1 = x[b];
+      const float x1_sin = x1 * sin_t[i], x1_cos = x1 * cos_t[i];
+      x[a] = std::fma(x0, cos_t[i], -x1_sin);
+      x[b] = std::fma(x0, sin_t[i], x1_cos);
     }
   }
 }
@@ -172,6 +183,8 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* l
   const kernels::OpsTable& ops = kernels::ActiveOps();
   const int32_t pos0 = kv.size();
   const int64_t n_embd = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_kv(), n_ff = hp.n_ff;
+  s.matmul.ref_batch = s.ref_batch;
+  s.matmul.ref_first = s.ref_first;
   auto matmul = [&](const Matrix& w, const float* x, float* y) {
     kernels::MatMul(K, w.type, w.data, w.rows, w.cols, x, n, y, w.rows, &pool, &s.matmul);
   };
@@ -238,6 +251,10 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* l
   // logits = rmsnorm(x) * output_norm  Wout^T: every row, or the last.
   int32_t first = all_logits ? 0 : n - 1;
   int32_t rows = n - first;
+  // The reference computes the logits of the requested tokens only: all of
+  // its batch, or one row.
+  s.matmul.ref_batch = all_logits ? s.ref_batch : 1;
+  s.matmul.ref_first = all_logits ? s.ref_first : 0;
   for (int32_t t = first; t < n; ++t) {
     ops.rms_norm(s.x.data() + t * n_embd, output_norm_, s.cur.data() + (t - first) * n_embd,
                  n_embd, hp.rms_eps);
@@ -248,8 +265,11 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* l
 
 // Causal self-attention of n new tokens over the cache, grouped-query: the
 // heads that share a KV head are processed together so each K and V row is
-// read once for all of them. Scores use f16-rounded queries against the f16
-// keys, like the reference; softmax and the weighted sum of V are in f32.
+// read once for all of them. The arithmetic follows the reference engine
+// (llama.cpp without flash attention) operation by operation:
+//   kq = K . f16(q)        one F16 dot per position (order: see below)
+//   p  = softmax(kq * scale), rows padded with -inf to a multiple of 16
+//   out = V^T . f16(p)     one F16 dot per output dimension over positions
 void Model::Attention(int32_t layer, int32_t n, int32_t pos0, const KvCache& kv, ThreadPool& pool,
                       ForwardScratch& s) const {
   const HParams& hp = hparams_;
@@ -261,6 +281,13 @@ void Model::Attention(int32_t layer, int32_t n, int32_t pos0, const KvCache& kv,
   const int64_t n_q = hp.n_embd_q();
   const kernels::TypeKernels& f16 = K[DType::kF16];
   const int64_t n_items = static_cast<int64_t>(n) * hp.n_kv_heads;
+  // One token: ggml_vec_dot_f16 (four accumulators, 64 partial sums per
+  // output). Several: tinyBLAS (one 16-lane accumulator, 16 partial sums).
+  const bool batched = s.ref_batch > 1;
+  // (tinyBLAS needs head_dim % 16 == 0; otherwise the reference falls back
+  // to ggml_vec_dot_f16.)
+  const auto dot_kq = batched && hd % 16 == 0 ? ops.dot_f16_x1 : ops.dot_f16_x4;
+  const int32_t slots = batched ? 16 : ForwardScratch::kAttnMaxSlots;
 
   pool.Run([&](int ith, int nth) {
     ForwardScratch::ThreadBuffers& tb = s.threads[ith];
@@ -268,27 +295,51 @@ void Model::Attention(int32_t layer, int32_t n, int32_t pos0, const KvCache& kv,
       const int32_t t = static_cast<int32_t>(item / hp.n_kv_heads);
       const int32_t kvh = static_cast<int32_t>(item % hp.n_kv_heads);
       const int32_t n_ctx = pos0 + t + 1;  // causal: positions 0 .. pos0+t
+      const int32_t n_pad = ForwardScratch::PadAttention(n_ctx);
       const float* q = s.q.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd;
       for (int32_t g = 0; g < group; ++g) {
         f16.quantize(q + g * hd, tb.q16.data() + g * hd, hd);
       }
-      // scores[g][j] = (q_g . k_j) * scale
+      // scores[g][j] = (k_j . q_g) * scale; -inf past the causal limit
       for (int32_t j = 0; j < n_ctx; ++j) {
         const uint16_t* krow = kv.k(layer, j) + kvh * hd;
         for (int32_t g = 0; g < group; ++g) {
-          tb.scores[static_cast<size_t>(g) * n_ctx + j] =
-              f16.vec_dot(hd, krow, tb.q16.data() + g * hd) * scale;
+          tb.scores[static_cast<size_t>(g) * n_pad + j] = dot_kq(krow, tb.q16.data() + g * hd, hd) * scale;
         }
       }
-      for (int32_t g = 0; g < group; ++g) ops.softmax(tb.scores.data() + g * n_ctx, n_ctx);
-      // out_g = sum_j scores[g][j] * v_j
-      float* out = s.attn.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd;
-      std::fill(out, out + static_cast<int64_t>(group) * hd, 0.0f);
+      for (int32_t g = 0; g < group; ++g) {
+        float* p = tb.scores.data() + static_cast<size_t>(g) * n_pad;
+        std::fill(p + n_ctx, p + n_pad, -INFINITY);
+        ops.softmax(p, n_pad);
+        // The reference multiplies by V with the weights in f16.
+        for (int32_t j = 0; j < n_ctx; ++j) p[j] = kernels::HalfToFloat(kernels::FloatToHalf(p[j]));
+      }
+      // vacc[g][j % slots] += p_g[j] * v_j, one fused multiply-add per element
+      float* vacc = tb.vacc.data();
+      std::fill(vacc, vacc + static_cast<size_t>(group) * slots * hd, 0.0f);
       for (int32_t j = 0; j < n_ctx; ++j) {
-        f16.dequantize(kv.v(layer, j) + kvh * hd, tb.row.data(), hd);
+        const uint16_t* vrow = kv.v(layer, j) + kvh * hd;
         for (int32_t g = 0; g < group; ++g) {
-          ops.axpy(tb.scores[static_cast<size_t>(g) * n_ctx + j], tb.row.data(), out + g * hd, hd);
+          ops.axpy_f16(tb.scores[static_cast<size_t>(g) * n_pad + j], vrow,
+                       vacc + (static_cast<size_t>(g) * slots + j % slots) * hd, hd);
         }
+      }
+      // Combine the partial sums as the dot products reduce their lanes.
+      float* out = s.attn.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd;
+      for (int32_t g = 0; g < group; ++g) {
+        float* a = vacc + static_cast<size_t>(g) * slots * hd;
+        auto row = [&](int32_t r) { return a + static_cast<size_t>(r) * hd; };
+        if (slots == 64) {  // accumulators 0+2, 1+3, then 0+1
+          for (int32_t l = 0; l < 16; ++l) {
+            ops.add(row(32 + l), row(l), hd);
+            ops.add(row(48 + l), row(16 + l), hd);
+            ops.add(row(16 + l), row(l), hd);
+          }
+        }
+        for (int32_t w = 8; w >= 1; w /= 2) {  // lanes 8+8, 4+4, 2+2, 1+1
+          for (int32_t l = 0; l < w; ++l) ops.add(row(l + w), row(l), hd);
+        }
+        std::copy(row(0), row(0) + hd, out + g * hd);
       }
     }
   });

@@ -3,8 +3,9 @@
 //
 // Error bounds (relative to the scalar twin, per element unless stated):
 //   rms_norm  4 ulp-ish: 1e-6 relative (same double sum, different order)
-//   softmax   2e-6 relative (vector exp is ~1 ulp off expf)
-//   swiglu    2e-6 relative + 1e-30 absolute
+//   softmax   bit-identical (both mirror the reference's AVX-512 order and exp)
+//   swiglu    bit-identical (same)
+//   dot_f16_x4, dot_f16_x1, axpy_f16  bit-identical (same lanes, exact products)
 //   axpy      exact up to FMA: 1e-6 relative to |a x| + |y|
 //   add, scale exact
 //   dot_f32   1e-5 * sum |x y| (f32 lanes vs sequential f32)
@@ -15,6 +16,8 @@
 #include <random>
 #include <vector>
 
+#include "kernels/internal.h"
+#include "kernels/kernels.h"
 #include "kernels/ops.h"
 #include "test_util.h"
 
@@ -105,13 +108,13 @@ TEST(OpsTest, SimdMatchesScalar) {
         FloatBuf sa(big, off), sb(big, off + 3);
         g.softmax(sa.p(), n);
         simd->softmax(sb.p(), n);
-        ExpectClose(sb.p(), sa.p(), n, 2e-6, 1e-37, "softmax");
+        ASSERT_EQ(std::memcmp(sa.p(), sb.p(), 4 * n), 0) << "softmax " << n;
 
         const std::vector<float> gate = Normal(rng, n, 6.0f);
         FloatBuf gb(gate, off + 1);
         g.swiglu(gb.p(), wb.p(), ya.p(), n);
         simd->swiglu(gb.p(), wb.p(), yb.p(), n);
-        ExpectClose(yb.p(), ya.p(), n, 2e-6, 1e-30, "swiglu");
+        ASSERT_EQ(std::memcmp(ya.p(), yb.p(), 4 * n), 0) << "swiglu " << n;
 
         FloatBuf aa(z, off), ab(z, off + 4);
         g.axpy(0.37f, xb.p(), aa.p(), n);
@@ -133,6 +136,66 @@ TEST(OpsTest, SimdMatchesScalar) {
         ASSERT_NEAR(simd->dot_f32(xb.p(), wb.p(), n), g.dot_f32(xb.p(), wb.p(), n), 1e-5 * mag)
             << "dot " << n;
       }
+    }
+  }
+}
+
+// The reference's vector exp: close to exp everywhere it is finite, exact at
+// 0, 0 below its range, +inf above; the SIMD twin agrees bit for bit through
+// softmax and swiglu (which use it for every full group of 16).
+TEST(OpsTest, ExpRefMatchesExp) {
+  for (float x = -110.0f; x < 88.7f; x += 0.0137f) {
+    const double want = std::exp(static_cast<double>(x));
+    const float got = generic::ExpRef(x);
+    if (want < 1e-37) continue;  // subnormal results: checked below
+    ASSERT_NEAR(got, want, 3e-7 * want) << x;
+  }
+  EXPECT_EQ(generic::ExpRef(0.0f), 1.0f);
+  EXPECT_EQ(generic::ExpRef(-INFINITY), 0.0f);
+  EXPECT_EQ(generic::ExpRef(-200.0f), 0.0f);
+  EXPECT_EQ(generic::ExpRef(200.0f), INFINITY);
+  EXPECT_GT(generic::ExpRef(-100.0f), 0.0f);  // subnormal, not flushed
+  for (const OpsTable* simd : SimdOps()) {
+    // Groups of 16 spanning normal, subnormal, zero and overflowing results.
+    std::vector<float> x;
+    for (int i = 0; i < 256; ++i) x.push_back(-190.0f + 1.49f * static_cast<float>(i));
+    std::vector<float> a = x, b = x;
+    std::vector<float> up(x.size(), 1.0f), ya(x.size()), yb(x.size());
+    GenericOps().swiglu(a.data(), up.data(), ya.data(), 256);
+    simd->swiglu(b.data(), up.data(), yb.data(), 256);
+    ASSERT_EQ(std::memcmp(ya.data(), yb.data(), 4 * 256), 0);
+    GenericOps().softmax(a.data(), 256);
+    simd->softmax(b.data(), 256);
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), 4 * 256), 0);
+  }
+}
+
+TEST(OpsTest, F16DotsMatchScalarBitwise) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  for (const OpsTable* simd : SimdOps()) {
+    const OpsTable& g = GenericOps();
+    for (int64_t n : {16, 32, 64, 80, 128, 256, 400, 1024}) {
+      std::vector<uint16_t> x(n), y(n);
+      for (int64_t i = 0; i < n; ++i) {
+        x[i] = FloatToHalf(d(rng));
+        y[i] = FloatToHalf(d(rng));
+      }
+      const float a4 = g.dot_f16_x4(x.data(), y.data(), n), b4 = simd->dot_f16_x4(x.data(), y.data(), n);
+      ASSERT_EQ(std::memcmp(&a4, &b4, 4), 0) << "dot_f16_x4 " << n;
+      const float a1 = g.dot_f16_x1(x.data(), y.data(), n), b1 = simd->dot_f16_x1(x.data(), y.data(), n);
+      ASSERT_EQ(std::memcmp(&a1, &b1, 4), 0) << "dot_f16_x1 " << n;
+      double want = 0, mag = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        want += static_cast<double>(HalfToFloat(x[i])) * HalfToFloat(y[i]);
+        mag += std::fabs(static_cast<double>(HalfToFloat(x[i])) * HalfToFloat(y[i]));
+      }
+      ASSERT_NEAR(a4, want, 1e-6 * mag);
+      ASSERT_NEAR(a1, want, 1e-6 * mag);
+      std::vector<float> ya = Normal(rng, n), yb = ya;
+      g.axpy_f16(0.3f, x.data(), ya.data(), n);
+      simd->axpy_f16(0.3f, x.data(), yb.data(), n);
+      ASSERT_EQ(std::memcmp(ya.data(), yb.data(), 4 * n), 0) << "axpy_f16 " << n;
     }
   }
 }

@@ -271,6 +271,77 @@ TEST_P(VecDotTest, SimdMatchesScalar) {
   }
 }
 
+// The reference's batched orders (vec_dot_batched): close to the exact dot
+// product, and the SIMD twin bit-identical to the scalar one (integer sums,
+// then the same f32 fused multiply-adds). Q4_K's single-token order is also
+// bit-identical (both follow the reference's repacked GEMV).
+TEST_P(VecDotTest, BatchedOrderMatchesScalarBitwise) {
+  const DType t = GetParam();
+  const KernelTable& g = GenericKernels();
+  if (g[t].vec_dot_batched == nullptr) GTEST_SKIP() << "no batched order";
+  const DType at = g[t].vec_dot_type;
+  std::mt19937 rng(43);
+  for (int64_t n : TestSizes(t)) {
+    for (Fill fill : {Fill::kNormal, Fill::kWithZeros, Fill::kExtremes, Fill::kAllZero}) {
+      const std::vector<uint8_t> w = RandomWeights(rng, t, n);
+      const std::vector<float> x = RandomFloats(rng, n, fill);
+      const std::vector<uint8_t> a = Quantize(g, at, x.data(), n);
+      const DotReference ref = Reference(t, w.data(), a.data(), n);
+      const float want = g[t].vec_dot_batched(n, w.data(), a.data());
+      ASSERT_NEAR(want, ref.exact, 1e-5 * ref.magnitude + 1e-30) << DTypeName(t) << " n=" << n;
+      for (const KernelTable* simd : testing::SimdTables()) {
+        ASSERT_NE((*simd)[t].vec_dot_batched, nullptr);
+        const float got = (*simd)[t].vec_dot_batched(n, w.data(), a.data());
+        ASSERT_EQ(std::memcmp(&got, &want, 4), 0) << simd->isa << " " << DTypeName(t) << " n=" << n;
+        if (t == DType::kQ4_K) {
+          const float s1 = g[t].vec_dot(n, w.data(), a.data());
+          const float s2 = (*simd)[t].vec_dot(n, w.data(), a.data());
+          ASSERT_EQ(std::memcmp(&s1, &s2, 4), 0) << simd->isa << " Q4_K vec_dot n=" << n;
+        }
+      }
+    }
+  }
+}
+
+// Q4_0, Q4_1 and Q8_0: the scalar dot products keep the AVX2 kernels' eight
+// f32 lanes (the reference's order), so both agree bit for bit.
+TEST(VecDotLegacyTest, SimdBitIdenticalToScalar) {
+  const KernelTable& g = GenericKernels();
+  std::mt19937 rng(47);
+  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0}) {
+    const DType at = g[t].vec_dot_type;
+    for (int64_t n : TestSizes(t)) {
+      for (Fill fill : {Fill::kNormal, Fill::kWithZeros, Fill::kExtremes, Fill::kAllZero}) {
+        const std::vector<uint8_t> w = RandomWeights(rng, t, n);
+        const std::vector<float> x = RandomFloats(rng, n, fill);
+        const std::vector<uint8_t> a = Quantize(g, at, x.data(), n);
+        const float want = g[t].vec_dot(n, w.data(), a.data());
+        for (const KernelTable* simd : testing::SimdTables()) {
+          const float got = (*simd)[t].vec_dot(n, w.data(), a.data());
+          ASSERT_EQ(std::memcmp(&got, &want, 4), 0) << simd->isa << " " << DTypeName(t) << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelTableTest, BatchedOrderRules) {
+  const TypeKernels& q4k = GenericKernels()[DType::kQ4_K];
+  const TypeKernels& q6k = GenericKernels()[DType::kQ6_K];
+  // Q4_K: the reference's 4-row GEMM tiles cover the batch's leading multiple of 4.
+  EXPECT_EQ(q4k.DotFor(1, 0), q4k.vec_dot);
+  EXPECT_EQ(q4k.DotFor(3, 2), q4k.vec_dot);
+  EXPECT_EQ(q4k.DotFor(6, 3), q4k.vec_dot_batched);
+  EXPECT_EQ(q4k.DotFor(6, 4), q4k.vec_dot);
+  EXPECT_EQ(q4k.DotFor(512, 511), q4k.vec_dot_batched);
+  // Q6_K: its tiled matmul takes batches of 8 or more.
+  EXPECT_EQ(q6k.DotFor(7, 0), q6k.vec_dot);
+  EXPECT_EQ(q6k.DotFor(8, 7), q6k.vec_dot_batched);
+  // Types without a batched order always use vec_dot.
+  const TypeKernels& q41 = GenericKernels()[DType::kQ4_1];
+  EXPECT_EQ(q41.DotFor(64, 3), q41.vec_dot);
+}
+
 // A dot product that ignores part of its input must fail: flip one quant in
 // the last block and expect a change (guards against loops that stop early).
 TEST_P(VecDotTest, LastBlockMatters) {

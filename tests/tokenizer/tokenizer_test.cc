@@ -579,28 +579,6 @@ TEST(RealModels, SmolLm2) {
   EXPECT_EQ(eog, (std::vector<TokenId>{0, 2, 4}));
 }
 
-TEST(RealModels, EncodeSpeed) {
-  RealModel m = LoadReal("Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf");
-  if (!m.tok) GTEST_SKIP() << "model not present";
-  // ~10 KB of code: this file's own source, repeated as needed.
-  std::ifstream in(std::string(GLINT_SOURCE_DIR) + "/src/tokenizer/bpe_tokenizer.cc");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  while (text.size() < 10240) text += text;
-  text.resize(10240);
-  m.tok->Encode(text, false, true);  // warm up
-  const int reps = 20;
-  size_t n = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) n = m.tok->Encode(text, false, true).size();
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
-      reps;
-  std::printf("encode 10 KB of C++ -> %zu tokens: %.3f ms\n", n, ms);
-  EXPECT_LT(ms, 10.0);
-}
-
 }  // namespace
 }  // namespace glint::tokenizer
 

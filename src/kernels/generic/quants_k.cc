@@ -266,7 +266,7 @@ float VecDotQ4KQ8K(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ4K*>(x);
   const auto* by = static_cast<const BlockQ8K*>(y);
   uint8_t q[kQKK];
-  float sum = 0;
+  float acc = 0, acc_min = 0;  // the order of the reference repacked gemv
   for (int64_t i = 0; i < n / kQKK; ++i) {
     UnpackQ4K(bx[i], q);
     int sumi = 0, summ = 0;
@@ -278,9 +278,10 @@ float VecDotQ4KQ8K(int64_t n, const void* x, const void* y) {
       sumi += sc * dot;
       summ += m * (by[i].bsums[2 * j] + by[i].bsums[2 * j + 1]);
     }
-    sum += by[i].d * H(bx[i].d) * sumi - by[i].d * H(bx[i].dmin) * summ;
+    acc = std::fma(static_cast<float>(sumi), H(bx[i].d) * by[i].d, acc);
+    acc_min = std::fma(static_cast<float>(summ), H(bx[i].dmin) * by[i].d, acc_min);
   }
-  return sum;
+  return acc - acc_min;
 }
 
 float VecDotQ5KQ8K(int64_t n, const void* x, const void* y) {
@@ -320,6 +321,50 @@ float VecDotQ6KQ8K(int64_t n, const void* x, const void* y) {
     sum += by[i].d * H(bx[i].d) * sumi;
   }
   return sum;
+}
+
+// The reference's batched orders (see kernels.h, vec_dot_batched).
+float VecDotQ4KQ8KBatched(int64_t n, const void* x, const void* y) {
+  const auto* bx = static_cast<const BlockQ4K*>(x);
+  const auto* by = static_cast<const BlockQ8K*>(y);
+  uint8_t q[kQKK];
+  float acc = 0, acc_min = 0;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    UnpackQ4K(bx[i], q);
+    const float d = H(bx[i].d) * by[i].d, dmin = H(bx[i].dmin) * by[i].d;
+    for (int g = 0; g < 4; ++g) {
+      int sumi = 0, summ = 0;
+      for (int j = 2 * g; j < 2 * g + 2; ++j) {
+        uint8_t sc, m;
+        UnpackScaleMinK4(j, bx[i].scales, &sc, &m);
+        int dot = 0;
+        for (int l = 0; l < 32; ++l) dot += q[32 * j + l] * by[i].qs[32 * j + l];
+        sumi += sc * dot;
+        summ += m * (by[i].bsums[2 * j] + by[i].bsums[2 * j + 1]);
+      }
+      acc = std::fma(static_cast<float>(sumi), d, acc);
+      acc_min = std::fma(static_cast<float>(summ), dmin, acc_min);
+    }
+  }
+  return acc - acc_min;
+}
+
+float VecDotQ6KQ8KBatched(int64_t n, const void* x, const void* y) {
+  const auto* bx = static_cast<const BlockQ6K*>(x);
+  const auto* by = static_cast<const BlockQ8K*>(y);
+  int8_t q[kQKK];
+  float acc = 0;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    UnpackQ6K(bx[i], q);
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+      int dot = 0;
+      for (int l = 0; l < 16; ++l) dot += q[16 * j + l] * by[i].qs[16 * j + l];
+      sumi += bx[i].scales[j] * dot;
+    }
+    acc = std::fma(by[i].d, static_cast<float>(sumi) * H(bx[i].d), acc);
+  }
+  return acc;
 }
 
 }  // namespace glint::kernels::generic

@@ -223,35 +223,51 @@ void QuantizeQ8_1(const float* src, void* dst, int64_t n) {
 // Dot products: an integer sum inside each block, scaled by d_x * d_y in float
 // once per block (ggml_vec_dot_*_generic).
 
+// The reference's AVX2 legacy dot products keep 8 f32 lanes: lane l of a
+// block holds the integer sum of elements 4l..4l+3 and is added to its
+// lane as fma(d_x d_y, lane, acc); the lanes are reduced 4+4, 2+2, 1+1.
+// These scalar versions keep the same lanes, so they are bit-identical.
+static float Reduce8(float* v) {
+  for (int w = 4; w >= 1; w /= 2) {
+    for (int l = 0; l < w; ++l) v[l] += v[l + w];
+  }
+  return v[0];
+}
+
+// Element i of a 4-bit block: low nibbles are 0..15, high nibbles 16..31.
+static inline int Nibble(const uint8_t* qs, int i) { return i < 16 ? (qs[i] & 0xF) : (qs[i - 16] >> 4); }
+
 float VecDotQ4_0Q8_0(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ4_0*>(x);
   const auto* by = static_cast<const BlockQ8_0*>(y);
-  float sum = 0;
+  float acc[8] = {};
   for (int64_t i = 0; i < n / kQK; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      sumi += ((bx[i].qs[j] & 0xF) - 8) * by[i].qs[j];
-      sumi += ((bx[i].qs[j] >> 4) - 8) * by[i].qs[j + kQK / 2];
+    const float d = H(bx[i].d) * H(by[i].d);
+    for (int l = 0; l < 8; ++l) {
+      int lane = 0;
+      for (int k = 4 * l; k < 4 * l + 4; ++k) lane += (Nibble(bx[i].qs, k) - 8) * by[i].qs[k];
+      acc[l] = std::fma(d, static_cast<float>(lane), acc[l]);
     }
-    sum += sumi * (H(bx[i].d) * H(by[i].d));
   }
-  return sum;
+  return Reduce8(acc);
 }
 
 // sum_j (d_x q_j + m_x)(d_y p_j) = d_x d_y sum(q p) + m_x (d_y sum p) = ... + m_x s_y.
 float VecDotQ4_1Q8_1(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ4_1*>(x);
   const auto* by = static_cast<const BlockQ8_1*>(y);
-  float sum = 0;
+  float acc[8] = {};
+  float summs = 0;  // sum of m_x * s_y, one fused multiply-add per block
   for (int64_t i = 0; i < n / kQK; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      sumi += (bx[i].qs[j] & 0xF) * by[i].qs[j];
-      sumi += (bx[i].qs[j] >> 4) * by[i].qs[j + kQK / 2];
+    const float d = H(bx[i].d) * H(by[i].d);
+    summs = std::fma(H(bx[i].m), H(by[i].s), summs);
+    for (int l = 0; l < 8; ++l) {
+      int lane = 0;
+      for (int k = 4 * l; k < 4 * l + 4; ++k) lane += Nibble(bx[i].qs, k) * by[i].qs[k];
+      acc[l] = std::fma(d, static_cast<float>(lane), acc[l]);
     }
-    sum += sumi * (H(bx[i].d) * H(by[i].d)) + H(bx[i].m) * H(by[i].s);
   }
-  return sum;
+  return Reduce8(acc) + summs;
 }
 
 float VecDotQ5_0Q8_0(int64_t n, const void* x, const void* y) {
@@ -293,13 +309,16 @@ float VecDotQ5_1Q8_1(int64_t n, const void* x, const void* y) {
 float VecDotQ8_0Q8_0(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ8_0*>(x);
   const auto* by = static_cast<const BlockQ8_0*>(y);
-  float sum = 0;
+  float acc[8] = {};
   for (int64_t i = 0; i < n / kQK; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < kQK; ++j) sumi += bx[i].qs[j] * by[i].qs[j];
-    sum += sumi * (H(bx[i].d) * H(by[i].d));
+    const float d = H(bx[i].d) * H(by[i].d);
+    for (int l = 0; l < 8; ++l) {
+      int lane = 0;
+      for (int k = 4 * l; k < 4 * l + 4; ++k) lane += bx[i].qs[k] * by[i].qs[k];
+      acc[l] = std::fma(d, static_cast<float>(lane), acc[l]);
+    }
   }
-  return sum;
+  return Reduce8(acc);
 }
 
 }  // namespace glint::kernels::generic

@@ -1,6 +1,7 @@
 // AVX2 + FMA versions of the row operations (ops.h); scalar twins in
-// generic/ops.cc. rms_norm and softmax keep the reference's double
-// accumulation (each f32 square / exponential is widened before it is added).
+// generic/ops.cc. rms_norm, softmax and swiglu follow the reference engine
+// (llama.cpp as built for this AVX-512 machine) operation for operation, so
+// both versions and the reference agree bit for bit.
 #include <cmath>
 
 #include "kernels/internal.h"
@@ -9,51 +10,64 @@
 namespace glint::kernels::avx2 {
 namespace {
 
-// exp(x) for 8 lanes: 2^n * P(r), n = round(x / ln2), r = x - n ln2 (ln2 split
-// in two for precision), P the Cephes expf polynomial (about 1 ulp on
-// [-ln2/2, ln2/2]). Inputs below -87.3 (results under FLT_MIN) give 0;
-// inputs are clamped at 88 (exp(88) = 1.65e38) so 2^n never overflows.
-inline __m256 Exp(__m256 x) {
-  const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  const __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-  return _mm256_andnot_ps(underflow, result);
+// The reference's AVX-512 ggml_v_expf on 8 lanes (scalar twin: generic
+// ExpRef). vscalefps is emulated by two multiplies by powers of two, the
+// first exact, so the result is rounded once, as vscalefps rounds it.
+inline __m256 ExpRef8(__m256 x) {
+  const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+  const __m256 n = _mm256_sub_ps(z, shift);
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)),
+                      u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+  // |n| <= 192 here (other lanes are replaced below): split n = k + s with
+  // 2^k keeping j * 2^k normal and exact, s in {0, 96, -100}.
+  const __m256 big = _mm256_cmp_ps(n, _mm256_set1_ps(127.0f), _CMP_GT_OQ);
+  const __m256 tiny = _mm256_cmp_ps(n, _mm256_set1_ps(-126.0f), _CMP_LT_OQ);
+  const __m256 s = _mm256_or_ps(_mm256_and_ps(big, _mm256_set1_ps(96.0f)),
+                                _mm256_and_ps(tiny, _mm256_set1_ps(-100.0f)));
+  const __m256 nk = _mm256_max_ps(_mm256_min_ps(_mm256_sub_ps(n, s), _mm256_set1_ps(127.0f)),
+                                  _mm256_set1_ps(-126.0f));
+  auto pow2 = [](__m256 e) {
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(e), _mm256_set1_epi32(127)), 23));
+  };
+  __m256 r = _mm256_mul_ps(_mm256_mul_ps(j, pow2(nk)), pow2(s));
+  // |n| > 192 (or NaN-free infinities): 0 for n <= 0, +inf otherwise.
+  const __m256 absn = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+  const __m256 out = _mm256_cmp_ps(absn, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+  if (_mm256_movemask_ps(out) != 0) {
+    const __m256 le0 = _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ);
+    const __m256 alt = _mm256_andnot_ps(le0, _mm256_set1_ps(INFINITY));
+    r = _mm256_blendv_ps(r, alt, out);
+  }
+  return r;
 }
 
-// Widens 8 floats to double and adds them to two accumulators.
-inline void AddWide(__m256 v, __m256d* lo, __m256d* hi) {
-  *lo = _mm256_add_pd(*lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-  *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+inline __m256 LoadHalf8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-inline double HsumF64(__m256d v) {
-  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-  s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
-  return _mm_cvtsd_f64(s);
-}
+// 16 lanes held as two halves, reduced 8+8, 4+4, 2+2, 1+1.
+inline float Reduce16(__m256 lo, __m256 hi) { return HsumF32(_mm256_add_ps(lo, hi)); }
 
 }  // namespace
 
 void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps) {
-  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  // The squares are f32 products widened one by one and summed in order in
+  // double, as the reference's (unvectorized) rms_norm loop does.
+  double sum = 0;
   int64_t i = 0;
+  alignas(32) float sq[8];
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
-    AddWide(_mm256_mul_ps(v, v), &lo, &hi);
+    _mm256_store_ps(sq, _mm256_mul_ps(v, v));
+    for (int l = 0; l < 8; ++l) sum += static_cast<double>(sq[l]);
   }
-  double sum = HsumF64(_mm256_add_pd(lo, hi));
   for (; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
   const float mean = static_cast<float>(sum / static_cast<double>(n));
   const float scale = 1.0f / std::sqrt(mean + eps);
@@ -79,14 +93,15 @@ void Softmax(float* x, int64_t n) {
   float max = HmaxF32(vmax);
   for (; i < n; ++i) max = std::fmax(max, x[i]);
   const __m256 vm = _mm256_set1_ps(max);
-  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  double sum = 0;
   i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 e = Exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
-    _mm256_storeu_ps(x + i, e);
-    AddWide(e, &lo, &hi);
+  for (; i + 16 <= n; i += 16) {
+    const __m256 e0 = ExpRef8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    const __m256 e1 = ExpRef8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vm));
+    _mm256_storeu_ps(x + i, e0);
+    _mm256_storeu_ps(x + i + 8, e1);
+    sum += static_cast<double>(Reduce16(e0, e1));
   }
-  double sum = HsumF64(_mm256_add_pd(lo, hi));
   for (; i < n; ++i) {
     x[i] = std::exp(x[i] - max);
     sum += static_cast<double>(x[i]);
@@ -96,14 +111,48 @@ void Softmax(float* x, int64_t n) {
 
 void Swiglu(const float* gate, const float* up, float* out, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+  const int64_t n16 = n / 16 * 16;
+  for (int64_t i = 0; i < n16; i += 8) {
     const __m256 g = _mm256_loadu_ps(gate + i);
-    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, Exp(_mm256_xor_ps(g, sign))));
+    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, ExpRef8(_mm256_sub_ps(_mm256_setzero_ps(), g))));
     _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
   }
-  for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  for (int64_t i = n16; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+float DotF16X4(const uint16_t* x, const uint16_t* y, int64_t n) {
+  __m256 a[8];
+  for (auto& v : a) v = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    for (int c = 0; c < 8; ++c) {
+      a[c] = _mm256_fmadd_ps(LoadHalf8(x + i + 8 * c), LoadHalf8(y + i + 8 * c), a[c]);
+    }
+  }
+  // Accumulator c of 16 lanes is a[2c] (low) and a[2c + 1] (high).
+  const __m256 lo = _mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6]));
+  const __m256 hi = _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7]));
+  double sum = Reduce16(lo, hi);
+  for (; i < n; ++i) sum += static_cast<double>(_cvtsh_ss(x[i]) * _cvtsh_ss(y[i]));
+  return static_cast<float>(sum);
+}
+
+float DotF16X1(const uint16_t* x, const uint16_t* y, int64_t n) {
+  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    lo = _mm256_fmadd_ps(LoadHalf8(x + i), LoadHalf8(y + i), lo);
+    hi = _mm256_fmadd_ps(LoadHalf8(x + i + 8), LoadHalf8(y + i + 8), hi);
+  }
+  return Reduce16(lo, hi);
+}
+
+void AxpyF16(float a, const uint16_t* x, float* y, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(LoadHalf8(x + i), va, _mm256_loadu_ps(y + i)));
+  }
+  for (; i < n; ++i) y[i] = std::fma(_cvtsh_ss(x[i]), a, y[i]);
 }
 
 void Axpy(float a, const float* x, float* y, int64_t n) {

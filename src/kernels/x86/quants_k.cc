@@ -74,18 +74,20 @@ void QuantizeQ8K(const float* src, void* dst, int64_t n) {
   }
 }
 
+// Per super-block, the integer sums (scaled products, mins times bsums)
+// become one f32 fused multiply-add each, and the result is acc - acc_min:
+// the per-output order of the reference's repacked Q4_K gemv (q4_K_8x8),
+// which it uses for every Q4_K matrix with a multiple of 8 rows.
 float VecDotQ4KQ8K(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ4K*>(x);
   const auto* by = static_cast<const BlockQ8K*>(y);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  __m256 acc = _mm256_setzero_ps();
-  float summs = 0;
+  float acc = 0, acc_min = 0;
   for (int64_t i = 0; i < n / kQKK; ++i) {
     uint8_t sc[8], m[8];
     UnpackScales(bx[i].scales, sc, m);
-    const float d = by[i].d * HalfToFloatF16c(bx[i].d);
-    const float dmin = by[i].d * HalfToFloatF16c(bx[i].dmin);
-    summs += dmin * static_cast<float>(MinsTerm(m, by[i].bsums));
+    const float d = HalfToFloatF16c(bx[i].d) * by[i].d;
+    const float dmin = HalfToFloatF16c(bx[i].dmin) * by[i].d;
     __m256i sumi = _mm256_setzero_si256();
     for (int g = 0; g < 4; ++g) {
       const __m256i q = Load256(bx[i].qs + 32 * g);
@@ -96,9 +98,40 @@ float VecDotQ4KQ8K(int64_t n, const void* x, const void* y) {
       sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * g])));
       sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * g + 1])));
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    acc = std::fma(static_cast<float>(HsumI32(sumi)), d, acc);
+    acc_min = std::fma(static_cast<float>(MinsTerm(m, by[i].bsums)), dmin, acc_min);
   }
-  return HsumF32(acc) - summs;
+  return acc - acc_min;
+}
+
+// The order of the reference's repacked Q4_K GEMM (q4_K_8x8, tokens in its
+// 4-row tiles): one fused multiply-add per 64 elements (two sub-blocks),
+// for the scaled products and for the mins alike; then acc - acc_min.
+float VecDotQ4KQ8KBatched(int64_t n, const void* x, const void* y) {
+  const auto* bx = static_cast<const BlockQ4K*>(x);
+  const auto* by = static_cast<const BlockQ8K*>(y);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  float acc = 0, acc_min = 0;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    uint8_t sc[8], m[8];
+    UnpackScales(bx[i].scales, sc, m);
+    const float d = HalfToFloatF16c(bx[i].d) * by[i].d;
+    const float dmin = HalfToFloatF16c(bx[i].dmin) * by[i].d;
+    const int16_t* bs = by[i].bsums;
+    for (int g = 0; g < 4; ++g) {
+      const __m256i q = Load256(bx[i].qs + 32 * g);
+      const __m256i lo = _mm256_and_si256(q, low4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      const __m256i p0 = _mm256_maddubs_epi16(lo, Load256(by[i].qs + 64 * g));
+      const __m256i p1 = _mm256_maddubs_epi16(hi, Load256(by[i].qs + 64 * g + 32));
+      const __m256i sumi = _mm256_add_epi32(_mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * g])),
+                                            _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * g + 1])));
+      const int mins = m[2 * g] * (bs[4 * g] + bs[4 * g + 1]) + m[2 * g + 1] * (bs[4 * g + 2] + bs[4 * g + 3]);
+      acc = std::fma(static_cast<float>(HsumI32(sumi)), d, acc);
+      acc_min = std::fma(static_cast<float>(mins), dmin, acc_min);
+    }
+  }
+  return acc - acc_min;
 }
 
 float VecDotQ5KQ8K(int64_t n, const void* x, const void* y) {
@@ -173,6 +206,45 @@ float VecDotQ6KQ8K(int64_t n, const void* x, const void* y) {
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
   }
   return HsumF32(acc);
+}
+
+// The order of the reference's batched Q6_K product (its tiled matmul):
+// one f32 fused multiply-add per super-block, fma(d_y, isum * d_x, acc).
+float VecDotQ6KQ8KBatched(int64_t n, const void* x, const void* y) {
+  const auto* bx = static_cast<const BlockQ6K*>(x);
+  const auto* by = static_cast<const BlockQ8K*>(y);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i two_bits = _mm256_set1_epi8(0x30);
+  float acc = 0;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const __m256i sc16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].scales)));
+    const __m256i offset = _mm256_madd_epi16(sc16, Load256(by[i].bsums));
+    __m256i sumi = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = Load256(bx[i].ql + 64 * h);
+      const __m256i ql1 = Load256(bx[i].ql + 64 * h + 32);
+      const __m256i qh = Load256(bx[i].qh + 32 * h);
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4),
+                             _mm256_and_si256(_mm256_slli_epi16(qh, 4), two_bits));
+      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                             _mm256_and_si256(_mm256_slli_epi16(qh, 2), two_bits));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                             _mm256_and_si256(qh, two_bits));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                             _mm256_and_si256(_mm256_srli_epi16(qh, 2), two_bits));
+      const int8_t* sc = bx[i].scales + 8 * h;
+      for (int k = 0; k < 4; ++k) {
+        const __m256i p = _mm256_maddubs_epi16(q[k], Load256(by[i].qs + 128 * h + 32 * k));
+        const __m256i s =
+            _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+      }
+    }
+    acc = std::fma(by[i].d, static_cast<float>(HsumI32(sumi)) * HalfToFloatF16c(bx[i].d), acc);
+  }
+  return acc;
 }
 
 }  // namespace glint::kernels::avx2
