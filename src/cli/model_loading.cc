@@ -7,52 +7,48 @@
 
 namespace glint::cli {
 namespace {
-void Explain(const Status& st) { std::fprintf(stderr, "glint: %s\n", st.message().c_str()); }
+
+// Moves the value of `r` into `out`, or prints its error and returns false.
+template <typename T>
+bool TakeOrExplain(Result<T> r, T* out, const std::string& context = "") {
+  if (!r.ok()) {
+    Status st = context.empty() ? r.status() : r.status().WithContext(context);
+    std::fprintf(stderr, "glint: %s\n", st.message().c_str());
+    return false;
+  }
+  *out = std::move(r).value();
+  return true;
+}
+
+std::string TokenizerContext(const std::string& path) {
+  return "cannot load the tokenizer of '" + path + "'";
+}
+
 }  // namespace
 
 std::unique_ptr<LoadedModel> LoadModelOrExplain(const std::string& spec) {
   auto start = Clock::now();
-  auto path = engine::ResolveModel(spec);
-  if (!path.ok()) {
-    Explain(path.status());
-    return nullptr;
-  }
   auto loaded = std::make_unique<LoadedModel>();
-  auto model = model::Model::Load(*path);
-  if (!model.ok()) {
-    Explain(model.status());
+  std::string path;
+  if (!TakeOrExplain(engine::ResolveModel(spec), &path) ||
+      !TakeOrExplain(model::Model::Load(path), &loaded->model) ||
+      !TakeOrExplain(tokenizer::Tokenizer::FromGguf(loaded->model->file()), &loaded->tokenizer,
+                     TokenizerContext(path))) {
     return nullptr;
   }
-  loaded->model = std::move(model).value();
-  auto tok = tokenizer::Tokenizer::FromGguf(loaded->model->file());
-  if (!tok.ok()) {
-    Explain(tok.status().WithContext("cannot load the tokenizer of '" + *path + "'"));
-    return nullptr;
-  }
-  loaded->tokenizer = std::move(tok).value();
   loaded->load_s = SecondsSince(start);
   return loaded;
 }
 
 std::unique_ptr<LoadedTokenizer> LoadTokenizerOrExplain(const std::string& spec) {
-  auto path = engine::ResolveModel(spec);
-  if (!path.ok()) {
-    Explain(path.status());
-    return nullptr;
-  }
   auto loaded = std::make_unique<LoadedTokenizer>();
-  auto file = gguf::GgufFile::Open(*path);
-  if (!file.ok()) {
-    Explain(file.status());
+  std::string path;
+  if (!TakeOrExplain(engine::ResolveModel(spec), &path) ||
+      !TakeOrExplain(gguf::GgufFile::Open(path), &loaded->file) ||
+      !TakeOrExplain(tokenizer::Tokenizer::FromGguf(*loaded->file), &loaded->tokenizer,
+                     TokenizerContext(path))) {
     return nullptr;
   }
-  loaded->file = std::move(file).value();
-  auto tok = tokenizer::Tokenizer::FromGguf(*loaded->file);
-  if (!tok.ok()) {
-    Explain(tok.status().WithContext("cannot load the tokenizer of '" + *path + "'"));
-    return nullptr;
-  }
-  loaded->tokenizer = std::move(tok).value();
   return loaded;
 }
 

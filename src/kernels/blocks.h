@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace glint::kernels {
 
@@ -119,6 +120,18 @@ inline void UnpackScaleMinK4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
     *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
     *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
   }
+}
+
+// UnpackScaleMinK4 for all 8 sub-blocks at once, four bytes per 32-bit
+// operation (the reference's utmp trick; same values).
+inline void UnpackScalesMinsK4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  constexpr uint32_t kLow6 = 0x3F3F3F3F, kLow4 = 0x0F0F0F0F, kLow2 = 0x03030303;
+  uint32_t u[3];
+  std::memcpy(u, q, 12);
+  const uint32_t s[2] = {u[0] & kLow6, (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4)};
+  const uint32_t mm[2] = {u[1] & kLow6, ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4)};
+  std::memcpy(sc, s, 8);
+  std::memcpy(m, mm, 8);
 }
 
 // Inverse of UnpackScaleMinK4 for all 8 sub-blocks (values < 64).

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -105,6 +106,21 @@ float VecDotQ6KQ8K(int64_t n, const void* x, const void* y);
 float VecDotQ4KQ8KBatched(int64_t n, const void* x, const void* y);
 float VecDotQ6KQ8KBatched(int64_t n, const void* x, const void* y);
 
+// Four tokens at once (x86/quants_x4.cc), bit-identical to the above.
+void VecDotQ4_0Q8_0X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void VecDotQ8_0Q8_0X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void VecDotQ4KQ8KBatchedX4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void VecDotQ6KQ8KBatchedX4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+// Eight Q4_K / Q6_K rows with rows in lanes (x86/quants_rows8.cc),
+// bit-identical to VecDotQ4KQ8KBatched / VecDotQ6KQ8KBatched per row.
+size_t Q4KRows8BlockBytes();
+void RepackQ4KRows8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
+void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
+size_t Q6KRows8BlockBytes();
+void RepackQ6KRows8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
+void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
+
 void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void Softmax(float* x, int64_t n);
 void Swiglu(const float* gate, const float* up, float* out, int64_t n);
@@ -117,6 +133,17 @@ float DotF16X1(const uint16_t* x, const uint16_t* y, int64_t n);
 void AxpyF16(float a, const uint16_t* x, float* y, int64_t n);
 
 }  // namespace avx2
+
+#ifdef GLINT_KERNELS_HAVE_AVXVNNI
+// AVX-VNNI versions (x86/vnni/), bit-identical to the avx2:: ones.
+namespace avxvnni {
+
+void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
+void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
+
+}  // namespace avxvnni
+#endif
 #endif
 
 }  // namespace glint::kernels

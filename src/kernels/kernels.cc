@@ -106,8 +106,33 @@ KernelTable MakeAvx2Table() {
   at(DType::kQ6_K).vec_dot = avx2::VecDotQ6KQ8K;
   at(DType::kQ4_K).vec_dot_batched = avx2::VecDotQ4KQ8KBatched;
   at(DType::kQ6_K).vec_dot_batched = avx2::VecDotQ6KQ8KBatched;
+  at(DType::kQ4_0).vec_dot_x4 = avx2::VecDotQ4_0Q8_0X4;
+  at(DType::kQ4_1).vec_dot_x4 = avx2::VecDotQ4_1Q8_1X4;
+  at(DType::kQ8_0).vec_dot_x4 = avx2::VecDotQ8_0Q8_0X4;
+  at(DType::kQ4_K).vec_dot_batched_x4 = avx2::VecDotQ4KQ8KBatchedX4;
+  at(DType::kQ6_K).vec_dot_batched_x4 = avx2::VecDotQ6KQ8KBatchedX4;
+  at(DType::kQ4_K).rows8_repack = avx2::RepackQ4KRows8;
+  at(DType::kQ4_K).rows8_dot_batched = avx2::VecDotQ4KQ8KBatchedRows8;
+  at(DType::kQ4_K).rows8_block_bytes = avx2::Q4KRows8BlockBytes();
+  at(DType::kQ6_K).rows8_repack = avx2::RepackQ6KRows8;
+  at(DType::kQ6_K).rows8_dot_batched = avx2::VecDotQ6KQ8KBatchedRows8;
+  at(DType::kQ6_K).rows8_block_bytes = avx2::Q6KRows8BlockBytes();
   return t;
 }
+
+#ifdef GLINT_KERNELS_HAVE_AVXVNNI
+bool CpuHasAvxVnni() { return CpuHasAvx2() && __builtin_cpu_supports("avxvnni"); }
+
+KernelTable MakeAvxVnniTable() {
+  KernelTable t = MakeAvx2Table();
+  t.isa = "avxvnni";
+  auto at = [&](DType d) -> TypeKernels& { return t.types[static_cast<uint32_t>(d)]; };
+  at(DType::kQ4_1).vec_dot_x4 = avxvnni::VecDotQ4_1Q8_1X4;
+  at(DType::kQ4_K).rows8_dot_batched = avxvnni::VecDotQ4KQ8KBatchedRows8;
+  at(DType::kQ6_K).rows8_dot_batched = avxvnni::VecDotQ6KQ8KBatchedRows8;
+  return t;
+}
+#endif
 
 OpsTable MakeAvx2Ops() {
   OpsTable o;
@@ -126,10 +151,12 @@ OpsTable MakeAvx2Ops() {
 }
 #endif
 
-bool ForceGeneric() {
+bool ForceIsa(const char* name) {
   const char* isa = std::getenv("GLINT_ISA");
-  return isa != nullptr && std::strcmp(isa, "generic") == 0;
+  return isa != nullptr && std::strcmp(isa, name) == 0;
 }
+
+bool ForceGeneric() { return ForceIsa("generic"); }
 
 }  // namespace
 
@@ -190,10 +217,22 @@ const KernelTable* Avx2Kernels() {
 #endif
 }
 
+const KernelTable* AvxVnniKernels() {
+#ifdef GLINT_KERNELS_HAVE_AVXVNNI
+  static const KernelTable* table =
+      CpuHasAvxVnni() ? new KernelTable(MakeAvxVnniTable()) : nullptr;
+  return table;
+#else
+  return nullptr;
+#endif
+}
+
 const KernelTable& ActiveKernels() {
   static const KernelTable* table = [] {
-    const KernelTable* avx2 = ForceGeneric() ? nullptr : Avx2Kernels();
-    return avx2 ? avx2 : &GenericKernels();
+    if (ForceGeneric()) return &GenericKernels();
+    const KernelTable* best = ForceIsa("avx2") ? nullptr : AvxVnniKernels();
+    if (best == nullptr) best = Avx2Kernels();
+    return best != nullptr ? best : &GenericKernels();
   }();
   return *table;
 }

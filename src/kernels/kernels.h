@@ -23,6 +23,21 @@ using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
 // Dot product of n elements: x is a weight row of the table entry's type, y an
 // activation row of its vec_dot_type. n is a multiple of the block size.
 using VecDotFn = float (*)(int64_t n, const void* x, const void* y);
+// The same dot product of one weight row x with four activation rows, y +
+// j * y_stride for j < 4: out[j] is bit-identical to the VecDotFn it
+// accompanies applied to row j. Lets a matrix product unpack each weight
+// block once for four tokens.
+using VecDotX4Fn = void (*)(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+// Eight weight rows repacked so that vector lanes hold rows (the layout is
+// the kernel's own): RepackRows8Fn writes n / block_size blocks of
+// rows8_block_bytes from rows x, x + x_row_bytes, ...; VecDotRows8Fn
+// continues the dot products of those rows with one activation row over n
+// more elements, in `state` (16 floats, zero to start; blocks may be fed in
+// several calls, in order); then row r's result, bit-identical to the
+// accompanying VecDotFn, is state[r] - state[8 + r]. For prompts: one
+// repack serves every token.
+using RepackRows8Fn = void (*)(int64_t n, const void* x, size_t x_row_bytes, void* dst);
+using VecDotRows8Fn = void (*)(int64_t n, const void* xr, const void* y, float* state);
 
 // The reference engine evaluates a prompt in batches; for some weight types
 // its matrix product then sums each output in another order than its
@@ -42,6 +57,11 @@ struct TypeKernels {
   DType vec_dot_type = DType::kF32;
   VecDotFn vec_dot_batched = nullptr;    // same contract as vec_dot; nullptr: vec_dot
   BatchedOrder batched_order = BatchedOrder::kNever;
+  VecDotX4Fn vec_dot_x4 = nullptr;          // four tokens of vec_dot; nullptr: none
+  VecDotX4Fn vec_dot_batched_x4 = nullptr;  // four tokens of vec_dot_batched
+  RepackRows8Fn rows8_repack = nullptr;     // nullptr: no eight-row kernel
+  VecDotRows8Fn rows8_dot_batched = nullptr;  // eight rows of vec_dot_batched
+  size_t rows8_block_bytes = 0;
 
   // The dot product for token `index` of a reference batch of `batch` tokens.
   VecDotFn DotFor(int64_t batch, int64_t index) const {
@@ -52,6 +72,17 @@ struct TypeKernels {
       case BatchedOrder::kNever: break;
     }
     return vec_dot;
+  }
+
+  // A four-token kernel for tokens index .. index + 3 of a reference batch,
+  // when all four take the same order and it has one; otherwise nullptr.
+  // (The tokens of each order form one interval, so the ends decide.)
+  VecDotX4Fn DotX4For(int64_t batch, int64_t index) const {
+    const VecDotFn dot = DotFor(batch, index);
+    if (dot != DotFor(batch, index + 3)) return nullptr;
+    if (dot == vec_dot) return vec_dot_x4;
+    if (dot == vec_dot_batched) return vec_dot_batched_x4;
+    return nullptr;
   }
 };
 
@@ -65,7 +96,11 @@ struct KernelTable {
 const KernelTable& GenericKernels();
 // nullptr when not compiled in or when this CPU lacks AVX2/FMA/F16C.
 const KernelTable* Avx2Kernels();
-// Chosen once from the CPU's features; GLINT_ISA=generic forces the reference.
+// The AVX2 table with AVX-VNNI integer sums where they pay; nullptr when not
+// compiled in or when this CPU lacks AVX-VNNI (or AVX2).
+const KernelTable* AvxVnniKernels();
+// Chosen once from the CPU's features, the widest first; GLINT_ISA=generic
+// or GLINT_ISA=avx2 forces that table (when the CPU runs it).
 const KernelTable& ActiveKernels();
 
 // True when weights of type t can be used in a matmul (dequantize and vec_dot

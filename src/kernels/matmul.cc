@@ -20,6 +20,18 @@ constexpr int64_t kRowGrain = 16;
 // activations stream from L2.
 constexpr size_t kRowTileBytes = 16 * 1024;
 
+// Repacking eight rows costs about as much as a few row dot products; below
+// this many tokens it does not pay.
+constexpr int64_t kRows8MinTokens = 8;
+
+// Packed eight-row weights per column chunk of the eight-row kernels: well
+// inside L1 with the activations passing through.
+constexpr size_t kRows8ChunkBytes = 16 * 1024;
+
+// How far ahead of the current row a single-token product prefetches
+// (a few rows; well inside L1).
+constexpr size_t kPrefetchBytes = 8 * 1024;
+
 // Runs fn(begin, end) over [0, n) split across the pool (or inline).
 template <typename Fn>
 void ParallelRange(ThreadPool* pool, int64_t n, Fn&& fn) {
@@ -30,24 +42,104 @@ void ParallelRange(ThreadPool* pool, int64_t n, Fn&& fn) {
   pool->ParallelFor(n, fn);
 }
 
+// Rows [r0, r0 + 8 * k) through the eight-row kernel: each group of eight is
+// repacked once into a per-thread buffer and dotted against every token
+// that takes the batched order (the others: the single-row vec_dot). The
+// packed rows are walked in column chunks that stay in L1 while every token
+// passes over them; each token's partial sums wait in `state` in between.
+// Returns the first row left over.
+int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0,
+                 int64_t r1, const QuantizedActivations& xq, float* y, int64_t y_stride) {
+  const int64_t n = xq.n_cols;
+  const int64_t r8_end = r0 + (r1 - r0) / 8 * 8;
+  const DTypeInfo& act_info = GetDTypeInfo(xq.type);
+  const int64_t n_blocks = n / act_info.block_size;
+  const int64_t chunk = std::max<int64_t>(
+      1, static_cast<int64_t>(kRows8ChunkBytes / tk.rows8_block_bytes));
+  // Both grow to the largest matrix once per thread; later calls reuse them.
+  thread_local AlignedBuffer<uint8_t> packed;
+  thread_local AlignedBuffer<float> state;  // [n_tokens][16]
+  const size_t bytes = static_cast<size_t>(n_blocks) * tk.rows8_block_bytes;
+  if (packed.size() < bytes) packed.Resize(bytes);
+  if (state.size() < static_cast<size_t>(16 * xq.n_tokens)) state.Resize(16 * xq.n_tokens);
+  const auto* act = static_cast<const uint8_t*>(xq.data);
+  for (int64_t r = r0; r < r8_end; r += 8) {
+    tk.rows8_repack(n, w + r * w_row_bytes, w_row_bytes, packed.data());
+    // The next eight rows into L2 while this group serves every token.
+    if (r + 16 <= r8_end) {
+      const uint8_t* next = w + (r + 8) * w_row_bytes;
+      for (size_t b = 0; b < 8 * w_row_bytes; b += 64) __builtin_prefetch(next + b, 0, 2);
+    }
+    std::fill(state.data(), state.data() + 16 * xq.n_tokens, 0.0f);
+    for (int64_t c = 0; c < n_blocks; c += chunk) {
+      const int64_t len = std::min(chunk, n_blocks - c);
+      const uint8_t* pc = packed.data() + c * tk.rows8_block_bytes;
+      for (int64_t t = 0; t < xq.n_tokens; ++t) {
+        if (tk.DotFor(xq.ref_batch, xq.ref_first + t) != tk.vec_dot_batched) continue;
+        tk.rows8_dot_batched(len * act_info.block_size, pc,
+                             act + t * xq.row_bytes + c * act_info.block_bytes,
+                             state.data() + 16 * t);
+      }
+    }
+    for (int64_t t = 0; t < xq.n_tokens; ++t) {
+      const VecDotFn dot = tk.DotFor(xq.ref_batch, xq.ref_first + t);
+      const uint8_t* xt = act + t * xq.row_bytes;
+      float* yt = y + t * y_stride + r;
+      const float* st = state.data() + 16 * t;
+      for (int j = 0; j < 8; ++j) {
+        yt[j] = dot == tk.vec_dot_batched ? st[j] - st[8 + j]
+                                          : dot(n, w + (r + j) * w_row_bytes, xt);
+      }
+    }
+  }
+  return r8_end;
+}
+
 void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0, int64_t r1,
              const QuantizedActivations& xq, float* y, int64_t y_stride) {
   const auto* act = static_cast<const uint8_t*>(xq.data);
   const int64_t n = xq.n_cols;
   if (xq.n_tokens == 1) {
     const VecDotFn dot = tk.DotFor(xq.ref_batch, xq.ref_first);
-    for (int64_t r = r0; r < r1; ++r) y[r] = dot(n, w + r * w_row_bytes, act);
+    // One token streams each weight once: fetch a few rows ahead into L1 so
+    // the dot products do not wait on memory (the hardware prefetcher alone
+    // leaves decode latency-bound).
+    const size_t end = static_cast<size_t>(r1) * w_row_bytes;
+    for (int64_t r = r0; r < r1; ++r) {
+      const size_t ahead = static_cast<size_t>(r) * w_row_bytes + kPrefetchBytes;
+      for (size_t b = ahead; b < ahead + w_row_bytes && b < end; b += 64) {
+        __builtin_prefetch(w + b, 0, 3);
+      }
+      y[r] = dot(n, w + r * w_row_bytes, act);
+    }
     return;
   }
-  // Tile rows so that a tile stays in L1 across all tokens.
+  if (tk.rows8_repack != nullptr && xq.n_tokens >= kRows8MinTokens) {
+    r0 = DotRows8(tk, w, w_row_bytes, r0, r1, xq, y, y_stride);
+  }
+  // Rows in tiles that stay in cache while every token passes over them;
+  // tokens in groups of four where a four-token kernel exists, so that each
+  // weight block is unpacked once per group.
   const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kRowTileBytes / w_row_bytes));
   for (int64_t rt = r0; rt < r1; rt += tile) {
     const int64_t rt_end = std::min(r1, rt + tile);
-    for (int64_t t = 0; t < xq.n_tokens; ++t) {
-      const VecDotFn dot = tk.DotFor(xq.ref_batch, xq.ref_first + t);
+    for (int64_t t = 0; t < xq.n_tokens;) {
       const uint8_t* xt = act + t * xq.row_bytes;
       float* yt = y + t * y_stride;
+      const VecDotX4Fn dot4 =
+          t + 4 <= xq.n_tokens ? tk.DotX4For(xq.ref_batch, xq.ref_first + t) : nullptr;
+      if (dot4 != nullptr) {
+        float out[4];
+        for (int64_t r = rt; r < rt_end; ++r) {
+          dot4(n, w + r * w_row_bytes, xt, xq.row_bytes, out);
+          for (int j = 0; j < 4; ++j) yt[j * y_stride + r] = out[j];
+        }
+        t += 4;
+        continue;
+      }
+      const VecDotFn dot = tk.DotFor(xq.ref_batch, xq.ref_first + t);
       for (int64_t r = rt; r < rt_end; ++r) yt[r] = dot(n, w + r * w_row_bytes, xt);
+      ++t;
     }
   }
 }

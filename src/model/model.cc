@@ -219,13 +219,10 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* l
       }
       ApplyRope(hp, q, hp.n_heads, s.rope_cos.data() + t * half, s.rope_sin.data() + t * half);
       ApplyRope(hp, k, hp.n_kv_heads, s.rope_cos.data() + t * half, s.rope_sin.data() + t * half);
-      // The cache stores K and V in f16.
-      uint16_t* kc = kv.k(l, pos0 + t);
-      uint16_t* vc = kv.v(l, pos0 + t);
-      for (int64_t i = 0; i < n_kv; ++i) {
-        kc[i] = kernels::FloatToHalf(k[i]);
-        vc[i] = kernels::FloatToHalf(v[i]);
-      }
+      // The cache stores K and V in f16 (the table's conversion rounds as
+      // FloatToHalf does, vectorized).
+      K[DType::kF16].quantize(k, kv.k(l, pos0 + t), n_kv);
+      K[DType::kF16].quantize(v, kv.v(l, pos0 + t), n_kv);
     }
     Attention(l, n, pos0, kv, pool, s);     // attn                  [n][n_embd_q]
     matmul(w.wo, s.attn.data(), s.cur.data());  // cur = attn Wo^T  [n][n_embd]
@@ -288,6 +285,7 @@ void Model::Attention(int32_t layer, int32_t n, int32_t pos0, const KvCache& kv,
   // to ggml_vec_dot_f16.)
   const auto dot_kq = batched && hd % 16 == 0 ? ops.dot_f16_x1 : ops.dot_f16_x4;
   const int32_t slots = batched ? 16 : ForwardScratch::kAttnMaxSlots;
+  constexpr int32_t kF16Run = 256;
 
   pool.Run([&](int ith, int nth) {
     ForwardScratch::ThreadBuffers& tb = s.threads[ith];
@@ -311,8 +309,14 @@ void Model::Attention(int32_t layer, int32_t n, int32_t pos0, const KvCache& kv,
         float* p = tb.scores.data() + static_cast<size_t>(g) * n_pad;
         std::fill(p + n_ctx, p + n_pad, -INFINITY);
         ops.softmax(p, n_pad);
-        // The reference multiplies by V with the weights in f16.
-        for (int32_t j = 0; j < n_ctx; ++j) p[j] = kernels::HalfToFloat(kernels::FloatToHalf(p[j]));
+        // The reference multiplies by V with the weights in f16: round
+        // through f16 in runs that fit a small stack buffer.
+        for (int32_t j = 0; j < n_ctx; j += kF16Run) {
+          uint16_t h[kF16Run];
+          const int32_t len = std::min(kF16Run, n_ctx - j);
+          f16.quantize(p + j, h, len);
+          f16.dequantize(h, p + j, len);
+        }
       }
       // vacc[g][j % slots] += p_g[j] * v_j, one fused multiply-add per element
       float* vacc = tb.vacc.data();

@@ -129,6 +129,7 @@ inline size_t RowAlignment(DType t) {
 inline std::vector<const KernelTable*> SimdTables() {
   std::vector<const KernelTable*> t;
   if (Avx2Kernels() != nullptr) t.push_back(Avx2Kernels());
+  if (AvxVnniKernels() != nullptr) t.push_back(AvxVnniKernels());
   return t;
 }
 

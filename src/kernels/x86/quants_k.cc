@@ -28,7 +28,7 @@ inline int MinsTerm(const uint8_t* mins, const int16_t* bsums) {
 }
 
 inline void UnpackScales(const uint8_t* packed, uint8_t* sc, uint8_t* m) {
-  for (int j = 0; j < 8; ++j) UnpackScaleMinK4(j, packed, &sc[j], &m[j]);
+  UnpackScalesMinsK4(packed, sc, m);
 }
 
 }  // namespace

@@ -1,0 +1,102 @@
+// The eight-row Q4_K and Q6_K kernels of quants_rows8.cc with AVX-VNNI:
+// vpdpbusd sums four u8 x s8 products straight into i32 lanes, where AVX2
+// needs maddubs, adds and a madd. Only the integer sums change instructions;
+// they are exact, so every lane still performs VecDotQ4KQ8KBatched's (or
+// VecDotQ6KQ8KBatched's) float operations bit for bit. Built with -mavxvnni
+// (CMakeLists.txt); only called when the CPU has AVX-VNNI.
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels/internal.h"
+#include "kernels/x86/rows8.h"
+
+namespace glint::kernels::avxvnni {
+namespace {
+
+using x86::I16Pair;
+using x86::Q4KRows8;
+using x86::Q6KRows8;
+
+inline __m256i Load256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// Four activation bytes broadcast to every lane.
+inline __m256i Quad(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+}  // namespace
+
+void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state) {
+  const auto* bx = static_cast<const Q4KRows8*>(xr);
+  const auto* by = static_cast<const BlockQ8K*>(y);
+  __m256 acc = _mm256_loadu_ps(state), acc_min = _mm256_loadu_ps(state + 8);
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const Q4KRows8& b = bx[i];
+    const BlockQ8K& a = by[i];
+    const __m256 dy = _mm256_set1_ps(a.d);
+    const __m256 d = _mm256_mul_ps(_mm256_loadu_ps(b.d), dy);
+    const __m256 dmin = _mm256_mul_ps(_mm256_loadu_ps(b.dmin), dy);
+    // One accumulator per sub-block: vpdpbusd's latency would otherwise
+    // serialize the eight products of a sub-block.
+    __m256i p[8];
+    for (int s = 0; s < 8; ++s) p[s] = _mm256_setzero_si256();
+    for (int q = 0; q < 8; ++q) {
+      for (int s = 0; s < 8; ++s) {
+        p[s] = _mm256_dpbusd_avx_epi32(p[s], Load256(b.qs[s][q]), Quad(a.qs + 32 * s + 4 * q));
+      }
+    }
+    for (int g = 0; g < 4; ++g) {
+      const __m256i sumi = _mm256_add_epi32(_mm256_mullo_epi32(p[2 * g], Load256(b.sc[2 * g])),
+                                            _mm256_mullo_epi32(p[2 * g + 1], Load256(b.sc[2 * g + 1])));
+      const int16_t* bs = a.bsums + 4 * g;
+      const __m256i mins = _mm256_madd_epi16(
+          Load256(b.mins[g]), _mm256_set1_epi32(I16Pair(bs[0] + bs[1], bs[2] + bs[3])));
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), d, acc);
+      acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), dmin, acc_min);
+    }
+  }
+  _mm256_storeu_ps(state, acc);
+  _mm256_storeu_ps(state + 8, acc_min);
+}
+
+void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state) {
+  const auto* bx = static_cast<const Q6KRows8*>(xr);
+  const auto* by = static_cast<const BlockQ8K*>(y);
+  __m256 acc = _mm256_loadu_ps(state);  // state + 8 (no min term) stays 0
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const Q6KRows8& b = bx[i];
+    const BlockQ8K& a = by[i];
+    __m256i offset = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      const __m256i bs = _mm256_set1_epi32(I16Pair(a.bsums[2 * j], a.bsums[2 * j + 1]));
+      offset = _mm256_add_epi32(offset, _mm256_madd_epi16(Load256(b.sc_pair[j]), bs));
+    }
+    __m256i sumi = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
+    // Eight sub-blocks (four runs of 32) at a time, one accumulator each,
+    // so that vpdpbusd's latency does not serialize them.
+    for (int v0 = 0; v0 < 8; v0 += 4) {
+      __m256i p[8];
+      for (int k = 0; k < 8; ++k) p[k] = _mm256_setzero_si256();
+      for (int q = 0; q < 4; ++q) {
+        for (int k = 0; k < 8; ++k) {  // sub-block 2 v0 + k: run v0 + k/2, quads 4 (k%2) ..
+          const int v = v0 + k / 2, qq = 4 * (k % 2) + q;
+          p[k] = _mm256_dpbusd_avx_epi32(p[k], Load256(b.qs[v][qq]), Quad(a.qs + 32 * v + 4 * qq));
+        }
+      }
+      for (int k = 0; k < 8; ++k) {
+        // sc_dup holds the scale in both i16 halves; the high one, sign-extended.
+        const __m256i sc = _mm256_srai_epi32(Load256(b.sc_dup[2 * v0 + k]), 16);
+        sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p[k], sc));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(a.d),
+                          _mm256_mul_ps(_mm256_cvtepi32_ps(sumi), _mm256_loadu_ps(b.d)), acc);
+  }
+  _mm256_storeu_ps(state, acc);
+}
+
+}  // namespace glint::kernels::avxvnni

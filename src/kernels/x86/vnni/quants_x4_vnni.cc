@@ -1,0 +1,59 @@
+// The four-token Q4_1 dot product of quants_x4.cc with AVX-VNNI: vpdpbusd
+// forms the block's eight i32 sums of four u8 x s8 products in one
+// instruction where AVX2 needs maddubs and madd. The sums are exact either
+// way (maddubs cannot saturate on 4-bit x 8-bit values), so every output
+// performs the same float operations as VecDotQ4_1Q8_1, bit for bit.
+// Built with -mavxvnni (CMakeLists.txt); only called when the CPU has it.
+#include <immintrin.h>
+
+#include "kernels/blocks.h"
+#include "kernels/internal.h"
+
+namespace glint::kernels::avxvnni {
+namespace {
+
+inline __m256i Load256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+inline float HsumF32(__m256 v) {  // as avx2::HsumF32: 4+4, 2+2, 1+1
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+}  // namespace
+
+void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+  const auto* bx = static_cast<const BlockQ4_1*>(x);
+  const BlockQ8_1* by[4];
+  for (int j = 0; j < 4; ++j) {
+    by[j] = reinterpret_cast<const BlockQ8_1*>(static_cast<const uint8_t*>(y) + j * y_stride);
+  }
+  const int64_t nb = n / kQK;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  __m128 summs = _mm_setzero_ps();  // lane j: token j's offset term
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].qs));
+    const __m256i qx =
+        _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
+    const float dx = _cvtsh_ss(bx[i].d);
+    const __m128 s = _mm_setr_ps(_cvtsh_ss(by[0][i].s), _cvtsh_ss(by[1][i].s),
+                                 _cvtsh_ss(by[2][i].s), _cvtsh_ss(by[3][i].s));
+    summs = _mm_fmadd_ps(_mm_set1_ps(_cvtsh_ss(bx[i].m)), s, summs);
+    for (int j = 0; j < 4; ++j) {
+      const __m256 d = _mm256_set1_ps(dx * _cvtsh_ss(by[j][i].d));
+      const __m256i sum =
+          _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), qx, Load256(by[j][i].qs));
+      acc[j] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[j]);
+    }
+  }
+  alignas(16) float sm[4];
+  _mm_store_ps(sm, summs);
+  for (int j = 0; j < 4; ++j) out[j] = HsumF32(acc[j]) + sm[j];
+}
+
+}  // namespace glint::kernels::avxvnni

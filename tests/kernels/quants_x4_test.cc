@@ -1,0 +1,168 @@
+// The four-token dot products (TypeKernels::vec_dot_x4, vec_dot_batched_x4)
+// against their scalar twins, the single-token kernels of the generic table
+// applied token by token: bit for bit, over many lengths, mixed activation
+// fills, padded activation strides and misaligned pointers.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/blocks.h"
+#include "kernels/kernels.h"
+#include "test_util.h"
+
+namespace glint::kernels {
+namespace {
+
+using testing::Fill;
+using testing::OffsetBuffer;
+using testing::RandomFloats;
+using testing::RandomWeights;
+
+std::vector<int64_t> Sizes(DType t) {
+  if (GetDTypeInfo(t).block_size == 256) return {256, 512, 1536, 2304, 8960};
+  return {32, 64, 96, 160, 576, 1536, 3072};
+}
+
+class VecDotX4Test : public ::testing::TestWithParam<DType> {};
+
+TEST_P(VecDotX4Test, BitIdenticalToScalarPerToken) {
+  const DType t = GetParam();
+  const KernelTable& g = GenericKernels();
+  const DType at = g[t].vec_dot_type;
+  std::mt19937 rng(53);
+  int checked = 0;
+  for (const KernelTable* simd : testing::SimdTables()) {
+    const TypeKernels& k = (*simd)[t];
+    // Each four-token kernel with the scalar order it must reproduce.
+    const std::pair<VecDotX4Fn, VecDotFn> pairs[] = {
+        {k.vec_dot_x4, g[t].vec_dot},
+        {k.vec_dot_batched_x4, g[t].vec_dot_batched},
+    };
+    for (const auto& [x4, scalar] : pairs) {
+      if (x4 == nullptr) continue;
+      ASSERT_NE(scalar, nullptr) << simd->isa << " " << DTypeName(t);
+      for (int64_t n : Sizes(t)) {
+        const size_t arow = RowBytes(at, n);
+        for (size_t pad : {size_t{0}, testing::RowAlignment(at) * 3}) {
+          const size_t stride = arow + pad;
+          const std::vector<uint8_t> w = RandomWeights(rng, t, n);
+          OffsetBuffer wb(w.size(), testing::RowAlignment(t) * (n % 8));
+          std::memcpy(wb.data(), w.data(), w.size());
+          OffsetBuffer ab(4 * stride, testing::RowAlignment(at) * ((n / 32 + pad) % 8));
+          const Fill fills[4] = {Fill::kNormal, Fill::kWithZeros, Fill::kExtremes,
+                                 pad == 0 ? Fill::kAllZero : Fill::kNormal};
+          for (int j = 0; j < 4; ++j) {
+            const std::vector<float> x = RandomFloats(rng, n, fills[j]);
+            g[at].quantize(x.data(), ab.data() + j * stride, n);
+          }
+          float out[4];
+          x4(n, wb.data(), ab.data(), stride, out);
+          for (int j = 0; j < 4; ++j) {
+            const float want = scalar(n, wb.data(), ab.data() + j * stride);
+            ASSERT_EQ(std::memcmp(&out[j], &want, 4), 0)
+                << simd->isa << " " << DTypeName(t) << " n=" << n << " token " << j << ": "
+                << out[j] << " vs " << want;
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no four-token kernel for " << DTypeName(t);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllWeightTypes, VecDotX4Test, ::testing::ValuesIn(testing::WeightTypes()),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+
+// The eight-row kernels (rows8_repack + rows8_dot_batched) against the
+// scalar batched order applied row by row.
+TEST_P(VecDotX4Test, Rows8BitIdenticalToScalarPerRow) {
+  const DType t = GetParam();
+  const KernelTable& g = GenericKernels();
+  const DType at = g[t].vec_dot_type;
+  std::mt19937 rng(59);
+  int checked = 0;
+  for (const KernelTable* simd : testing::SimdTables()) {
+    const TypeKernels& k = (*simd)[t];
+    if (k.rows8_repack == nullptr) continue;
+    ASSERT_NE(k.rows8_dot_batched, nullptr);
+    ASSERT_NE(g[t].vec_dot_batched, nullptr);
+    for (int64_t n : Sizes(t)) {
+      const size_t row = RowBytes(t, n);
+      for (size_t pad : {size_t{0}, size_t{6}}) {
+        const size_t stride = row + pad;
+        OffsetBuffer wb(8 * stride, testing::RowAlignment(t) * (n % 8));
+        for (int r = 0; r < 8; ++r) {
+          const std::vector<uint8_t> w = RandomWeights(rng, t, n);
+          std::memcpy(wb.data() + r * stride, w.data(), w.size());
+        }
+        std::vector<uint8_t> packed(static_cast<size_t>(n / GetDTypeInfo(t).block_size) *
+                                    k.rows8_block_bytes);
+        k.rows8_repack(n, wb.data(), stride, packed.data());
+        for (Fill fill : {Fill::kNormal, Fill::kWithZeros, Fill::kExtremes, Fill::kAllZero}) {
+          const std::vector<float> x = RandomFloats(rng, n, fill);
+          OffsetBuffer ab(RowBytes(at, n), testing::RowAlignment(at) * (n % 5));
+          g[at].quantize(x.data(), ab.data(), n);
+          // In one call, and in two (the first block, then the rest).
+          float whole[16] = {}, split[16] = {};
+          k.rows8_dot_batched(n, packed.data(), ab.data(), whole);
+          const int64_t bs = GetDTypeInfo(t).block_size;
+          k.rows8_dot_batched(bs, packed.data(), ab.data(), split);
+          if (n > bs) {
+            k.rows8_dot_batched(n - bs, packed.data() + k.rows8_block_bytes,
+                                ab.data() + GetDTypeInfo(at).block_bytes, split);
+          }
+          for (int r = 0; r < 8; ++r) {
+            const float want = g[t].vec_dot_batched(n, wb.data() + r * stride, ab.data());
+            for (const float* st : {whole, split}) {
+              const float got = st[r] - st[8 + r];
+              ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
+                  << simd->isa << " " << DTypeName(t) << " n=" << n << " row " << r << ": "
+                  << got << " vs " << want << (st == split ? " (split)" : "");
+            }
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no eight-row kernel for " << DTypeName(t);
+}
+
+// The 32-bit-at-a-time scale unpacking equals the per-sub-block one.
+TEST(UnpackScalesTest, AllAtOnceMatchesPerSubBlock) {
+  std::mt19937 rng(61);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int trial = 0; trial < 20000; ++trial) {
+    uint8_t q[12];
+    for (auto& b : q) b = static_cast<uint8_t>(trial < 256 ? trial : byte(rng));
+    uint8_t sc[8], m[8];
+    UnpackScalesMinsK4(q, sc, m);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t want_sc, want_m;
+      UnpackScaleMinK4(j, q, &want_sc, &want_m);
+      ASSERT_EQ(sc[j], want_sc) << "j=" << j;
+      ASSERT_EQ(m[j], want_m) << "j=" << j;
+    }
+  }
+}
+
+// DotX4For: a group of four takes a four-token kernel only when all four
+// tokens use the same order.
+TEST(KernelTableTest, DotX4ForFollowsBatchedOrder) {
+  TypeKernels k = GenericKernels()[DType::kQ4_K];
+  auto fake = [](int64_t, const void*, const void*, size_t, float*) {};
+  VecDotX4Fn f = fake;
+  k.vec_dot_x4 = nullptr;
+  k.vec_dot_batched_x4 = f;
+  // kTilesOf4 in a batch of 10: tokens 0..7 batched, 8, 9 single-token.
+  EXPECT_EQ(k.DotX4For(10, 0), f);
+  EXPECT_EQ(k.DotX4For(10, 4), f);
+  EXPECT_EQ(k.DotX4For(10, 6), nullptr);  // 6, 7 batched; 8, 9 not
+  EXPECT_EQ(k.DotX4For(1, 0), nullptr);   // single token: vec_dot, no x4
+}
+
+}  // namespace
+}  // namespace glint::kernels
