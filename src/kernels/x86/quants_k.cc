@@ -168,40 +168,35 @@ float VecDotQ5KQ8K(int64_t n, const void* x, const void* y) {
   return HsumF32(acc) - summs;
 }
 
+// Eight i32 lanes whose sum is the block's integer dot product
+// sum_j scale_j * (q_j - 32) * y_j; the -32 offset goes through the block's
+// bsums (32 * scale * bsum). Exact integers: shared by both summation orders.
+inline __m256i Q6KBlockSums(const BlockQ6K& x, const BlockQ8K& y) {
+  const __m256i sc16 =
+      _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales)));
+  const __m256i offset = _mm256_madd_epi16(sc16, Load256(y.bsums));
+  __m256i sumi = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
+  for (int h = 0; h < 2; ++h) {
+    __m256i q[4];
+    UnpackQ6KHalf(x.ql + 64 * h, x.qh + 32 * h, q);
+    const int8_t* sc = x.scales + 8 * h;
+    for (int k = 0; k < 4; ++k) {
+      const __m256i p = _mm256_maddubs_epi16(q[k], Load256(y.qs + 128 * h + 32 * k));
+      const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+    }
+  }
+  return sumi;
+}
+
 // The 6-bit values are used unsigned (0..63) with maddubs; the -32 offset is
 // folded in once per block as 32 * sum_j sc_j * bsums_j.
 float VecDotQ6KQ8K(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ6K*>(x);
   const auto* by = static_cast<const BlockQ8K*>(y);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i two_bits = _mm256_set1_epi8(0x30);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    const __m256i sc16 =
-        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].scales)));
-    const __m256i offset = _mm256_madd_epi16(sc16, Load256(by[i].bsums));
-    __m256i sumi = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
-    for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = Load256(bx[i].ql + 64 * h);
-      const __m256i ql1 = Load256(bx[i].ql + 64 * h + 32);
-      const __m256i qh = Load256(bx[i].qh + 32 * h);
-      __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4),
-                             _mm256_and_si256(_mm256_slli_epi16(qh, 4), two_bits));
-      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
-                             _mm256_and_si256(_mm256_slli_epi16(qh, 2), two_bits));
-      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                             _mm256_and_si256(qh, two_bits));
-      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                             _mm256_and_si256(_mm256_srli_epi16(qh, 2), two_bits));
-      const int8_t* sc = bx[i].scales + 8 * h;
-      for (int k = 0; k < 4; ++k) {
-        const __m256i p = _mm256_maddubs_epi16(q[k], Load256(by[i].qs + 128 * h + 32 * k));
-        const __m256i s =
-            _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
-      }
-    }
+    const __m256i sumi = Q6KBlockSums(bx[i], by[i]);
     const float d = by[i].d * HalfToFloatF16c(bx[i].d);
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
   }
@@ -213,35 +208,9 @@ float VecDotQ6KQ8K(int64_t n, const void* x, const void* y) {
 float VecDotQ6KQ8KBatched(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ6K*>(x);
   const auto* by = static_cast<const BlockQ8K*>(y);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i two_bits = _mm256_set1_epi8(0x30);
   float acc = 0;
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    const __m256i sc16 =
-        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].scales)));
-    const __m256i offset = _mm256_madd_epi16(sc16, Load256(by[i].bsums));
-    __m256i sumi = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
-    for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = Load256(bx[i].ql + 64 * h);
-      const __m256i ql1 = Load256(bx[i].ql + 64 * h + 32);
-      const __m256i qh = Load256(bx[i].qh + 32 * h);
-      __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4),
-                             _mm256_and_si256(_mm256_slli_epi16(qh, 4), two_bits));
-      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
-                             _mm256_and_si256(_mm256_slli_epi16(qh, 2), two_bits));
-      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                             _mm256_and_si256(qh, two_bits));
-      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                             _mm256_and_si256(_mm256_srli_epi16(qh, 2), two_bits));
-      const int8_t* sc = bx[i].scales + 8 * h;
-      for (int k = 0; k < 4; ++k) {
-        const __m256i p = _mm256_maddubs_epi16(q[k], Load256(by[i].qs + 128 * h + 32 * k));
-        const __m256i s =
-            _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
-      }
-    }
+    const __m256i sumi = Q6KBlockSums(bx[i], by[i]);
     acc = std::fma(by[i].d, static_cast<float>(HsumI32(sumi)) * HalfToFloatF16c(bx[i].d), acc);
   }
   return acc;

@@ -164,8 +164,6 @@ void VecDotQ6KQ8KBatchedX4(int64_t n, const void* x, const void* y, size_t y_str
   const auto* bx = static_cast<const BlockQ6K*>(x);
   const BlockQ8K* by[4];
   for (int j = 0; j < 4; ++j) by[j] = Row<BlockQ8K>(y, y_stride, j);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i two_bits = _mm256_set1_epi8(0x30);
   __m128 acc = _mm_setzero_ps();
   for (int64_t i = 0; i < n / kQKK; ++i) {
     const __m256i sc16 =
@@ -176,18 +174,8 @@ void VecDotQ6KQ8KBatchedX4(int64_t n, const void* x, const void* y, size_t y_str
       sumi[j] = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
     }
     for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = Load256(bx[i].ql + 64 * h);
-      const __m256i ql1 = Load256(bx[i].ql + 64 * h + 32);
-      const __m256i qh = Load256(bx[i].qh + 32 * h);
       __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4),
-                             _mm256_and_si256(_mm256_slli_epi16(qh, 4), two_bits));
-      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
-                             _mm256_and_si256(_mm256_slli_epi16(qh, 2), two_bits));
-      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                             _mm256_and_si256(qh, two_bits));
-      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                             _mm256_and_si256(_mm256_srli_epi16(qh, 2), two_bits));
+      UnpackQ6KHalf(bx[i].ql + 64 * h, bx[i].qh + 32 * h, q);
       const int8_t* sc = bx[i].scales + 8 * h;
       for (int k = 0; k < 4; ++k) {
         const __m256i s =
