@@ -24,7 +24,7 @@ struct Record {
 };
 
 std::vector<Record> LoadGolden() {
-  const std::string path = std::string(GLINT_SOURCE_DIR) + "/tests/kernels/data/dequant_golden.bin";
+  const std::string path = std::string(GLINT_SOURCE_DIR) + "/tests/kernels/data/dequant_golden.dat";
   std::ifstream in(path, std::ios::binary);
   std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<Record> out;
@@ -53,7 +53,7 @@ std::vector<Record> LoadGolden() {
 
 TEST(DequantRefTest, MatchesGgufPackage) {
   const std::vector<Record> records = LoadGolden();
-  ASSERT_EQ(records.size(), 10u) << "missing or stale tests/kernels/data/dequant_golden.bin";
+  ASSERT_EQ(records.size(), 10u) << "missing or stale tests/kernels/data/dequant_golden.dat";
   for (const Record& r : records) {
     const DType t = static_cast<DType>(r.type);
     SCOPED_TRACE(DTypeName(t));

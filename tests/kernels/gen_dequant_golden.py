@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/kernels/data/dequant_golden.bin: random blocks of each GGUF
+"""Writes tests/kernels/data/dequant_golden.dat: random blocks of each GGUF
 weight format and their dequantization by the `gguf` PyPI package
 (gguf.quants.dequantize, an implementation independent of glint's).
 
@@ -68,7 +68,7 @@ def serialize(records):
 
 
 def main():
-    path = Path(__file__).resolve().parent / "data" / "dequant_golden.bin"
+    path = Path(__file__).resolve().parent / "data" / "dequant_golden.dat"
     data = serialize(build())
     path.write_bytes(data)
     print(f"wrote {path} ({len(data)} bytes)", file=sys.stderr)

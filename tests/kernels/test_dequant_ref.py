@@ -21,5 +21,5 @@ def load_generator():
 def test_golden_file_matches_gguf_package():
     gen = load_generator()
     expected = gen.serialize(gen.build())
-    actual = (HERE / "data" / "dequant_golden.bin").read_bytes()
+    actual = (HERE / "data" / "dequant_golden.dat").read_bytes()
     assert actual == expected
