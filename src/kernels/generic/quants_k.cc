@@ -305,19 +305,28 @@ float VecDotQ5KQ8K(int64_t n, const void* x, const void* y) {
   return sum;
 }
 
+// The block's integer dot product sum_j scale_j * sum_l q_jl * y_jl over its
+// 16 sub-blocks of 16. Exact integers: shared by both summation orders.
+namespace {
+int Q6KBlockSum(const BlockQ6K& x, const BlockQ8K& y) {
+  int8_t q[kQKK];
+  UnpackQ6K(x, q);
+  int sumi = 0;
+  for (int j = 0; j < 16; ++j) {
+    int dot = 0;
+    for (int l = 0; l < 16; ++l) dot += q[16 * j + l] * y.qs[16 * j + l];
+    sumi += x.scales[j] * dot;
+  }
+  return sumi;
+}
+}  // namespace
+
 float VecDotQ6KQ8K(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ6K*>(x);
   const auto* by = static_cast<const BlockQ8K*>(y);
-  int8_t q[kQKK];
   float sum = 0;
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    UnpackQ6K(bx[i], q);
-    int sumi = 0;
-    for (int j = 0; j < 16; ++j) {
-      int dot = 0;
-      for (int l = 0; l < 16; ++l) dot += q[16 * j + l] * by[i].qs[16 * j + l];
-      sumi += bx[i].scales[j] * dot;
-    }
+    const int sumi = Q6KBlockSum(bx[i], by[i]);
     sum += by[i].d * H(bx[i].d) * sumi;
   }
   return sum;
@@ -352,16 +361,9 @@ float VecDotQ4KQ8KBatched(int64_t n, const void* x, const void* y) {
 float VecDotQ6KQ8KBatched(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ6K*>(x);
   const auto* by = static_cast<const BlockQ8K*>(y);
-  int8_t q[kQKK];
   float acc = 0;
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    UnpackQ6K(bx[i], q);
-    int sumi = 0;
-    for (int j = 0; j < 16; ++j) {
-      int dot = 0;
-      for (int l = 0; l < 16; ++l) dot += q[16 * j + l] * by[i].qs[16 * j + l];
-      sumi += bx[i].scales[j] * dot;
-    }
+    const int sumi = Q6KBlockSum(bx[i], by[i]);
     acc = std::fma(by[i].d, static_cast<float>(sumi) * H(bx[i].d), acc);
   }
   return acc;

@@ -74,6 +74,20 @@ void QuantizeQ8K(const float* src, void* dst, int64_t n) {
   }
 }
 
+// Scaled integer products of 64-element group g of a Q4_K block (two
+// 32-element sub-blocks, low then high nibbles) as eight i32 lanes. Exact
+// integers: shared by the single-token and batched summation orders.
+inline __m256i Q4KGroupSums(const BlockQ4K& x, const BlockQ8K& y, const uint8_t* sc, int g) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i q = Load256(x.qs + 32 * g);
+  const __m256i lo = _mm256_and_si256(q, low4);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+  const __m256i p0 = _mm256_maddubs_epi16(lo, Load256(y.qs + 64 * g));
+  const __m256i p1 = _mm256_maddubs_epi16(hi, Load256(y.qs + 64 * g + 32));
+  return _mm256_add_epi32(_mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * g])),
+                          _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * g + 1])));
+}
+
 // Per super-block, the integer sums (scaled products, mins times bsums)
 // become one f32 fused multiply-add each, and the result is acc - acc_min:
 // the per-output order of the reference's repacked Q4_K gemv (q4_K_8x8),
@@ -81,7 +95,6 @@ void QuantizeQ8K(const float* src, void* dst, int64_t n) {
 float VecDotQ4KQ8K(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ4K*>(x);
   const auto* by = static_cast<const BlockQ8K*>(y);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
   float acc = 0, acc_min = 0;
   for (int64_t i = 0; i < n / kQKK; ++i) {
     uint8_t sc[8], m[8];
@@ -89,15 +102,7 @@ float VecDotQ4KQ8K(int64_t n, const void* x, const void* y) {
     const float d = HalfToFloatF16c(bx[i].d) * by[i].d;
     const float dmin = HalfToFloatF16c(bx[i].dmin) * by[i].d;
     __m256i sumi = _mm256_setzero_si256();
-    for (int g = 0; g < 4; ++g) {
-      const __m256i q = Load256(bx[i].qs + 32 * g);
-      const __m256i lo = _mm256_and_si256(q, low4);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-      const __m256i p0 = _mm256_maddubs_epi16(lo, Load256(by[i].qs + 64 * g));
-      const __m256i p1 = _mm256_maddubs_epi16(hi, Load256(by[i].qs + 64 * g + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * g])));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * g + 1])));
-    }
+    for (int g = 0; g < 4; ++g) sumi = _mm256_add_epi32(sumi, Q4KGroupSums(bx[i], by[i], sc, g));
     acc = std::fma(static_cast<float>(HsumI32(sumi)), d, acc);
     acc_min = std::fma(static_cast<float>(MinsTerm(m, by[i].bsums)), dmin, acc_min);
   }
@@ -110,7 +115,6 @@ float VecDotQ4KQ8K(int64_t n, const void* x, const void* y) {
 float VecDotQ4KQ8KBatched(int64_t n, const void* x, const void* y) {
   const auto* bx = static_cast<const BlockQ4K*>(x);
   const auto* by = static_cast<const BlockQ8K*>(y);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
   float acc = 0, acc_min = 0;
   for (int64_t i = 0; i < n / kQKK; ++i) {
     uint8_t sc[8], m[8];
@@ -119,14 +123,9 @@ float VecDotQ4KQ8KBatched(int64_t n, const void* x, const void* y) {
     const float dmin = HalfToFloatF16c(bx[i].dmin) * by[i].d;
     const int16_t* bs = by[i].bsums;
     for (int g = 0; g < 4; ++g) {
-      const __m256i q = Load256(bx[i].qs + 32 * g);
-      const __m256i lo = _mm256_and_si256(q, low4);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-      const __m256i p0 = _mm256_maddubs_epi16(lo, Load256(by[i].qs + 64 * g));
-      const __m256i p1 = _mm256_maddubs_epi16(hi, Load256(by[i].qs + 64 * g + 32));
-      const __m256i sumi = _mm256_add_epi32(_mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * g])),
-                                            _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * g + 1])));
-      const int mins = m[2 * g] * (bs[4 * g] + bs[4 * g + 1]) + m[2 * g + 1] * (bs[4 * g + 2] + bs[4 * g + 3]);
+      const __m256i sumi = Q4KGroupSums(bx[i], by[i], sc, g);
+      const int mins = m[2 * g] * (bs[4 * g] + bs[4 * g + 1]) +
+                       m[2 * g + 1] * (bs[4 * g + 2] + bs[4 * g + 3]);
       acc = std::fma(static_cast<float>(HsumI32(sumi)), d, acc);
       acc_min = std::fma(static_cast<float>(mins), dmin, acc_min);
     }
