@@ -22,10 +22,19 @@ class AlignedBuffer {
 
   // Drops the old contents; the new contents are zeroed.
   void Resize(size_t count) {
+    size_t bytes = ResizeUninitialized(count);
+    if (bytes) std::memset(static_cast<void*>(data_.get()), 0, bytes);
+  }
+
+  // Drops the old contents and leaves the new ones unwritten, so that the
+  // operating system commits pages only as they are first written (a KV
+  // cache sized for a long context costs memory only for what it holds).
+  // Returns the allocated size in bytes.
+  size_t ResizeUninitialized(size_t count) {
     size_t bytes = (count * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
     data_.reset(bytes ? static_cast<T*>(std::aligned_alloc(kAlignment, bytes)) : nullptr);
-    if (bytes) std::memset(static_cast<void*>(data_.get()), 0, bytes);
     size_ = count;
+    return bytes;
   }
 
   T* data() { return data_.get(); }

@@ -34,6 +34,7 @@ class Session {
 
  private:
   friend class Generator;
+  friend class Scheduler;
   std::unique_ptr<model::KvCache> kv_;
   std::vector<TokenId> tokens_;
 };

@@ -114,7 +114,13 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
     }
     return;
   }
-  if (tk.rows8_repack != nullptr && xq.n_tokens >= kRows8MinTokens) {
+  // (Only tokens in the batched order use it; they form one interval, so
+  // its ends tell whether there are any, e.g. none in a decode step of
+  // several sequences.)
+  const bool any_batched =
+      tk.DotFor(xq.ref_batch, xq.ref_first) == tk.vec_dot_batched ||
+      tk.DotFor(xq.ref_batch, xq.ref_first + xq.n_tokens - 1) == tk.vec_dot_batched;
+  if (tk.rows8_repack != nullptr && xq.n_tokens >= kRows8MinTokens && any_batched) {
     r0 = DotRows8(tk, w, w_row_bytes, r0, r1, xq, y, y_stride);
   }
   // Rows in tiles that stay in cache while every token passes over them;

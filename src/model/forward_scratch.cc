@@ -5,6 +5,8 @@ namespace glint::model {
 ForwardScratch::ForwardScratch(const HParams& hp, int32_t max_batch)
     : hp_(hp), max_batch_(max_batch < 1 ? 1 : max_batch) {
   size_t b = static_cast<size_t>(max_batch_);
+  pos.resize(b);
+  seq_kv.resize(b);
   x.Resize(b * hp.n_embd);
   cur.Resize(b * hp.n_embd);
   q.Resize(b * hp.n_embd_q());

@@ -8,6 +8,7 @@
 #include "base/aligned_buffer.h"
 #include "kernels/matmul.h"
 #include "model/hparams.h"
+#include "model/kv_cache.h"
 
 namespace glint::model {
 
@@ -40,6 +41,17 @@ class ForwardScratch {
   // token; weights: see kernels::BatchedOrder).
   int32_t ref_batch = 1;
   int32_t ref_first = 0;
+
+  // Where each token of the chunk goes: position and cache.  [max_batch]
+  std::vector<int32_t> pos;
+  std::vector<KvCache*> seq_kv;
+  // n consecutive positions of one cache, from `first`.
+  void SetPositions(int32_t first, int32_t n, KvCache* kv) {
+    for (int32_t t = 0; t < n; ++t) {
+      pos[t] = first + t;
+      seq_kv[t] = kv;
+    }
+  }
 
   AlignedBuffer<float> x;         // [max_batch][n_embd]   residual stream
   AlignedBuffer<float> cur;       // [max_batch][n_embd]   normed input of a sub-layer

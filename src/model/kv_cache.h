@@ -22,7 +22,9 @@ class KvCache {
     if (n < n_past_) n_past_ = n < 0 ? 0 : n;
   }
   void Clear() { n_past_ = 0; }
+  // Bytes reserved for the whole context, and bytes holding positions.
   size_t bytes() const { return (k_.size() + v_.size()) * sizeof(uint16_t); }
+  size_t used_bytes() const { return 2 * static_cast<size_t>(n_layers_) * n_past_ * row_ * sizeof(uint16_t); }
 
   // K and V rows of layer l at position pos: n_kv_heads x head_dim halves.
   uint16_t* k(int32_t layer, int32_t pos) { return k_.data() + Offset(layer, pos); }
@@ -38,6 +40,7 @@ class KvCache {
   }
 
   int32_t n_ctx_;
+  int32_t n_layers_;
   int32_t n_past_ = 0;
   size_t row_;                   // n_kv_heads * head_dim
   AlignedBuffer<uint16_t> k_;    // [n_layers][n_ctx][n_kv_heads][head_dim]

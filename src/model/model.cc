@@ -108,46 +108,110 @@ std::unique_ptr<ForwardScratch> Model::NewScratch(int32_t max_batch) const {
   return std::make_unique<ForwardScratch>(hparams_, max_batch);
 }
 
-Status Model::Forward(const int32_t* tokens, int32_t n, KvCache& kv, float* logits,
-                      bool all_logits, ThreadPool& pool, ForwardScratch& scratch) const {
-  if (n <= 0) return Error(StatusCode::kInvalidArgument, "no tokens to evaluate");
-  if (n > kv.capacity() - kv.size()) {
-    return Error(StatusCode::kResourceExhausted,
-                 "{} tokens do not fit: the context holds {} of {} positions", n, kv.size(),
-                 kv.capacity());
-  }
+Status Model::CheckTokens(const int32_t* tokens, int32_t n) const {
   for (int32_t i = 0; i < n; ++i) {
     if (tokens[i] < 0 || tokens[i] >= hparams_.n_vocab) {
       return Error(StatusCode::kInvalidArgument, "token id {} is outside the vocabulary (0..{})",
                    tokens[i], hparams_.n_vocab - 1);
     }
   }
+  return Status::Ok();
+}
+
+Status Model::Forward(const int32_t* tokens, int32_t n, KvCache& kv, float* logits,
+                      bool all_logits, ThreadPool& pool, ForwardScratch& scratch) const {
+  if (n <= 0) return Error(StatusCode::kInvalidArgument, "no tokens to evaluate");
+  if (!all_logits) return ForwardSpan(tokens, n, 0, n, kv, logits, pool, scratch);
+  if (n > kv.capacity() - kv.size()) {
+    return Error(StatusCode::kResourceExhausted,
+                 "{} tokens do not fit: the context holds {} of {} positions", n, kv.size(),
+                 kv.capacity());
+  }
+  RETURN_IF_ERROR(CheckTokens(tokens, n));
   scratch.Reserve(kv.capacity(), pool.size());
+  KvCache* kvs[1] = {&kv};
   for (int32_t done = 0; done < n;) {
-    int32_t chunk = std::min(n - done, scratch.max_batch());
-    bool last = done + chunk == n;
-    float* out = all_logits ? logits + static_cast<size_t>(done) * hparams_.n_vocab
-                            : (last ? logits : nullptr);
-    // The reference evaluates a prompt in batches of up to kRefBatch tokens;
-    // its attention products change order between one token and several.
+    const int32_t chunk = std::min(n - done, scratch.max_batch());
     const int32_t ub_start = done / kRefBatch * kRefBatch;
     scratch.ref_batch = std::min(n - ub_start, kRefBatch);
     scratch.ref_first = done - ub_start;
-    ForwardChunk(tokens + done, chunk, kv, out, all_logits, pool, scratch);
+    scratch.SetPositions(kv.size(), chunk, kvs[0]);
+    ForwardChunk(tokens + done, chunk, scratch.pos.data(), scratch.seq_kv.data(),
+                 logits + static_cast<size_t>(done) * hparams_.n_vocab, true, pool, scratch);
     done += chunk;
   }
+  return Status::Ok();
+}
+
+Status Model::ForwardSpan(const int32_t* prompt, int32_t n_total, int32_t done, int32_t n,
+                          KvCache& kv, float* logits, ThreadPool& pool,
+                          ForwardScratch& scratch) const {
+  if (n <= 0 || done < 0 || done + n > n_total) {
+    return Error(StatusCode::kInvalidArgument, "span {}+{} is not inside a prompt of {} tokens",
+                 done, n, n_total);
+  }
+  if (n > kv.capacity() - kv.size()) {
+    return Error(StatusCode::kResourceExhausted,
+                 "{} tokens do not fit: the context holds {} of {} positions", n, kv.size(),
+                 kv.capacity());
+  }
+  RETURN_IF_ERROR(CheckTokens(prompt + done, n));
+  scratch.Reserve(kv.capacity(), pool.size());
+  KvCache* kv_ptr = &kv;
+  for (const int32_t end = done + n; done < end;) {
+    const int32_t chunk = std::min(end - done, scratch.max_batch());
+    const bool last = done + chunk == n_total;
+    // The reference evaluates a prompt in batches of up to kRefBatch tokens;
+    // its attention products change order between one token and several.
+    const int32_t ub_start = done / kRefBatch * kRefBatch;
+    scratch.ref_batch = std::min(n_total - ub_start, kRefBatch);
+    scratch.ref_first = done - ub_start;
+    scratch.SetPositions(kv.size(), chunk, kv_ptr);
+    ForwardChunk(prompt + done, chunk, scratch.pos.data(), scratch.seq_kv.data(),
+                 last ? logits : nullptr, false, pool, scratch);
+    done += chunk;
+  }
+  return Status::Ok();
+}
+
+Status Model::ForwardDecode(const int32_t* tokens, KvCache* const* kvs, int32_t n, float* logits,
+                            ThreadPool& pool, ForwardScratch& scratch) const {
+  if (n <= 0) return Error(StatusCode::kInvalidArgument, "no sequences to decode");
+  if (n > scratch.max_batch()) {
+    return Error(StatusCode::kInvalidArgument, "{} sequences exceed the batch of {}", n,
+                 scratch.max_batch());
+  }
+  RETURN_IF_ERROR(CheckTokens(tokens, n));
+  int32_t max_ctx = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    if (kvs[i]->size() >= kvs[i]->capacity()) {
+      return Error(StatusCode::kResourceExhausted, "sequence {} has filled its context of {}", i,
+                   kvs[i]->capacity());
+    }
+    for (int32_t j = 0; j < i; ++j) CHECK(kvs[j] != kvs[i]);
+    max_ctx = std::max(max_ctx, kvs[i]->capacity());
+  }
+  scratch.Reserve(max_ctx, pool.size());
+  // Each token is the whole reference batch of its sequence's decode step.
+  scratch.ref_batch = 1;
+  scratch.ref_first = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    scratch.pos[i] = kvs[i]->size();
+    scratch.seq_kv[i] = kvs[i];
+  }
+  ForwardChunk(tokens, n, scratch.pos.data(), scratch.seq_kv.data(), logits, true, pool, scratch);
   return Status::Ok();
 }
 
 // Rotary position embedding (RoFormer, arXiv:2104.09864). theta_i =
 // pos * base^(-2i/n_rot), computed by repeated multiplication in float as
 // the reference does, so that both engines rotate by the same angles.
-static void RopeTables(const HParams& hp, int32_t pos0, int32_t n, float* cos_out,
+static void RopeTables(const HParams& hp, const int32_t* pos, int32_t n, float* cos_out,
                        float* sin_out) {
   const int32_t half = hp.n_rot / 2;
   const float theta_scale = std::pow(hp.rope_freq_base, -2.0f / static_cast<float>(hp.n_rot));
   for (int32_t t = 0; t < n; ++t) {
-    float theta = static_cast<float>(pos0 + t) * hp.rope_freq_scale;
+    float theta = static_cast<float>(pos[t]) * hp.rope_freq_scale;
     for (int32_t i = 0; i < half; ++i) {
       cos_out[t * half + i] = std::cos(theta);
       sin_out[t * half + i] = std::sin(theta);
@@ -176,12 +240,12 @@ static void ApplyRope(const HParams& hp, float* row, int32_t n_heads, const floa
   }
 }
 
-void Model::ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* logits,
-                         bool all_logits, ThreadPool& pool, ForwardScratch& s) const {
+void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
+                         KvCache* const* kvs, float* logits, bool all_logits, ThreadPool& pool,
+                         ForwardScratch& s) const {
   const HParams& hp = hparams_;
   const kernels::KernelTable& K = *kernels_;
   const kernels::OpsTable& ops = kernels::ActiveOps();
-  const int32_t pos0 = kv.size();
   const int64_t n_embd = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_kv(), n_ff = hp.n_ff;
   s.matmul.ref_batch = s.ref_batch;
   s.matmul.ref_first = s.ref_first;
@@ -194,7 +258,7 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* l
     K[token_embd_.type].dequantize(token_embd_.data + tokens[t] * token_embd_.row_bytes,
                                    s.x.data() + t * n_embd, n_embd);
   }
-  RopeTables(hp, pos0, n, s.rope_cos.data(), s.rope_sin.data());
+  RopeTables(hp, pos, n, s.rope_cos.data(), s.rope_sin.data());
   const int32_t half = hp.n_rot / 2;
 
   for (int32_t l = 0; l < hp.n_layers; ++l) {
@@ -221,10 +285,10 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* l
       ApplyRope(hp, k, hp.n_kv_heads, s.rope_cos.data() + t * half, s.rope_sin.data() + t * half);
       // The cache stores K and V in f16 (the table's conversion rounds as
       // FloatToHalf does, vectorized).
-      K[DType::kF16].quantize(k, kv.k(l, pos0 + t), n_kv);
-      K[DType::kF16].quantize(v, kv.v(l, pos0 + t), n_kv);
+      K[DType::kF16].quantize(k, kvs[t]->k(l, pos[t]), n_kv);
+      K[DType::kF16].quantize(v, kvs[t]->v(l, pos[t]), n_kv);
     }
-    Attention(l, n, pos0, kv, pool, s);     // attn                  [n][n_embd_q]
+    Attention(l, n, pos, kvs, pool, s);     // attn                  [n][n_embd_q]
     matmul(w.wo, s.attn.data(), s.cur.data());  // cur = attn Wo^T  [n][n_embd]
     for (int32_t t = 0; t < n; ++t) ops.add(s.cur.data() + t * n_embd, s.x.data() + t * n_embd, n_embd);
 
@@ -242,7 +306,7 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* l
     matmul(w.w_down, s.gate.data(), s.cur.data());  //               [n][n_embd]
     for (int32_t t = 0; t < n; ++t) ops.add(s.cur.data() + t * n_embd, s.x.data() + t * n_embd, n_embd);
   }
-  kv.Advance(n);
+  for (int32_t t = 0; t < n; ++t) kvs[t]->Advance(1);
 
   if (logits == nullptr) return;
   // logits = rmsnorm(x) * output_norm  Wout^T: every row, or the last.
@@ -267,8 +331,8 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* l
 //   kq = K . f16(q)        one F16 dot per position (order: see below)
 //   p  = softmax(kq * scale), rows padded with -inf to a multiple of 16
 //   out = V^T . f16(p)     one F16 dot per output dimension over positions
-void Model::Attention(int32_t layer, int32_t n, int32_t pos0, const KvCache& kv, ThreadPool& pool,
-                      ForwardScratch& s) const {
+void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* const* kvs,
+                      ThreadPool& pool, ForwardScratch& s) const {
   const HParams& hp = hparams_;
   const kernels::KernelTable& K = *kernels_;
   const kernels::OpsTable& ops = kernels::ActiveOps();
@@ -292,7 +356,8 @@ void Model::Attention(int32_t layer, int32_t n, int32_t pos0, const KvCache& kv,
     for (int64_t item = ith; item < n_items; item += nth) {
       const int32_t t = static_cast<int32_t>(item / hp.n_kv_heads);
       const int32_t kvh = static_cast<int32_t>(item % hp.n_kv_heads);
-      const int32_t n_ctx = pos0 + t + 1;  // causal: positions 0 .. pos0+t
+      const model::KvCache& kv = *kvs[t];
+      const int32_t n_ctx = pos[t] + 1;  // causal: positions 0 .. pos[t]
       const int32_t n_pad = ForwardScratch::PadAttention(n_ctx);
       const float* q = s.q.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd;
       for (int32_t g = 0; g < group; ++g) {

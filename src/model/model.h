@@ -65,16 +65,34 @@ class Model {
   Status Forward(const int32_t* tokens, int32_t n, KvCache& kv, float* logits, bool all_logits,
                  ThreadPool& pool, ForwardScratch& scratch) const;
 
+  // Tokens [done, done + n) of a prompt of n_total tokens whose first
+  // `done` tokens are already in `kv`: one step of a chunked prefill that
+  // gives exactly the numbers Forward gives for the whole prompt (the
+  // reference's batch boundaries are those of the whole prompt). Logits of
+  // the prompt's last token go to `logits` when the span reaches it.
+  Status ForwardSpan(const int32_t* prompt, int32_t n_total, int32_t done, int32_t n, KvCache& kv,
+                     float* logits, ThreadPool& pool, ForwardScratch& scratch) const;
+
+  // One decode step of several sequences in one pass: token i is appended
+  // to *kvs[i] (each cache at most once) and its logits written to
+  // logits[i * n_vocab ..]. The weights are read once for all of them, and
+  // every sequence gets the same numbers as a single-sequence decode.
+  Status ForwardDecode(const int32_t* tokens, KvCache* const* kvs, int32_t n, float* logits,
+                       ThreadPool& pool, ForwardScratch& scratch) const;
+
   std::unique_ptr<KvCache> NewKvCache(int32_t n_ctx) const;
   std::unique_ptr<ForwardScratch> NewScratch(int32_t max_batch = 64) const;
 
  private:
   Model() = default;
   Status Bind();
-  void ForwardChunk(const int32_t* tokens, int32_t n, KvCache& kv, float* logits, bool all_logits,
-                    ThreadPool& pool, ForwardScratch& s) const;
-  void Attention(int32_t layer, int32_t n, int32_t pos0, const KvCache& kv, ThreadPool& pool,
-                 ForwardScratch& s) const;
+  Status CheckTokens(const int32_t* tokens, int32_t n) const;
+  // Evaluates n tokens; token t goes to position pos[t] of *kvs[t]. Logits
+  // of every token (all_logits) or of the last one.
+  void ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos, KvCache* const* kvs,
+                    float* logits, bool all_logits, ThreadPool& pool, ForwardScratch& s) const;
+  void Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* const* kvs,
+                 ThreadPool& pool, ForwardScratch& s) const;
 
   std::unique_ptr<gguf::GgufFile> file_;
   HParams hparams_;

@@ -271,6 +271,63 @@ TEST(Model, DecodeEqualsPrefillAndTruncateRollsBack) {
   for (int v = 0; v < s.n_vocab; ++v) EXPECT_NEAR(step[v], again[v], 1e-5);
 }
 
+// A chunked prefill (ForwardSpan) is bit-identical to one Forward, and a
+// batched decode of several sequences to decoding each alone.
+TEST(Model, SpansAndBatchedDecodeEqualSingleSequence) {
+  for (DType type : {DType::kF32, DType::kQ4_0, DType::kQ8_0}) {
+    TinySpec s;
+    s.weight_type = type;
+    Loaded l = LoadTiny(s, "batched");
+    ASSERT_NE(l.model, nullptr);
+    ThreadPool pool(2);
+    auto scratch = l.model->NewScratch(64);
+    const int T = static_cast<int>(kTokens.size());
+    auto kv_whole = l.model->NewKvCache(s.n_ctx);
+    std::vector<float> whole(s.n_vocab), spans(s.n_vocab, -1.0f);
+    ASSERT_TRUE(l.model->Forward(kTokens.data(), T, *kv_whole, whole.data(), false, pool, *scratch).ok());
+    auto kv_spans = l.model->NewKvCache(s.n_ctx);
+    for (int done = 0; done < T; done += 3) {
+      ASSERT_TRUE(l.model->ForwardSpan(kTokens.data(), T, done, std::min(3, T - done), *kv_spans,
+                                       spans.data(), pool, *scratch).ok());
+    }
+    EXPECT_EQ(whole, spans);
+    EXPECT_FALSE(l.model->ForwardSpan(kTokens.data(), T, T - 1, 2, *kv_spans, spans.data(), pool,
+                                      *scratch).ok());
+
+    // Five sequences with different histories, decoded together and alone.
+    constexpr int kSeqs = 5;
+    std::vector<std::unique_ptr<KvCache>> together, alone;
+    for (int i = 0; i < kSeqs; ++i) {
+      together.push_back(l.model->NewKvCache(s.n_ctx));
+      alone.push_back(l.model->NewKvCache(s.n_ctx));
+      for (auto* kv : {together.back().get(), alone.back().get()}) {
+        ASSERT_TRUE(l.model->Forward(kTokens.data(), 2 + i, *kv, whole.data(), false, pool,
+                                     *scratch).ok());
+      }
+    }
+    for (int step = 0; step < 3; ++step) {
+      std::vector<int32_t> tokens;
+      std::vector<KvCache*> kvs;
+      for (int i = 0; i < kSeqs; ++i) {
+        tokens.push_back(kTokens[(i + step) % T]);
+        kvs.push_back(together[i].get());
+      }
+      std::vector<float> batched(static_cast<size_t>(kSeqs) * s.n_vocab);
+      ASSERT_TRUE(l.model->ForwardDecode(tokens.data(), kvs.data(), kSeqs, batched.data(), pool,
+                                         *scratch).ok());
+      for (int i = 0; i < kSeqs; ++i) {
+        std::vector<float> single(s.n_vocab);
+        ASSERT_TRUE(l.model->Forward(&tokens[i], 1, *alone[i], single.data(), false, pool,
+                                     *scratch).ok());
+        EXPECT_EQ(single, std::vector<float>(batched.begin() + i * s.n_vocab,
+                                             batched.begin() + (i + 1) * s.n_vocab))
+            << DTypeName(type) << " sequence " << i << " step " << step;
+        EXPECT_EQ(together[i]->size(), alone[i]->size());
+      }
+    }
+  }
+}
+
 TEST(Model, ThreadCountDoesNotChangeResults) {
   TinySpec s;
   Loaded l = LoadTiny(s, "threads");

@@ -1,0 +1,260 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+
+#include "base/check.h"
+#include "base/log.h"
+
+namespace glint::engine {
+
+Scheduler::Scheduler(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
+                     const Options& options)
+    : model_(model),
+      tokenizer_(tokenizer),
+      options_(options),
+      pool_(std::max(1, options.n_threads)) {
+  options_.max_active = std::max(1, options_.max_active);
+  options_.prefill_chunk = std::max(1, options_.prefill_chunk);
+  // One scratch serves both kinds of step: decode batches of up to
+  // max_active sequences, prefill in sub-chunks of at least 64 tokens.
+  scratch_ = model_.NewScratch(std::max(options_.max_active, 64));
+  batch_logits_.resize(static_cast<size_t>(options_.max_active) * model_.hparams().n_vocab);
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Scheduler::~Scheduler() {
+  Shutdown();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::Submit(std::shared_ptr<Job> job) {
+  CHECK(job && job->session && job->on_done);
+  job->submitted_ = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      incoming_.push_back(std::move(job));
+      n_queued_.fetch_add(1, std::memory_order_relaxed);
+      cv_.notify_one();
+      return;
+    }
+  }
+  JobResult r;
+  r.status = Error(StatusCode::kUnavailable, "the server is shutting down");
+  job->on_done(std::move(r));
+}
+
+void Scheduler::Shutdown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stopping_ = true;
+  cv_.notify_one();
+}
+
+void Scheduler::Loop() {
+  std::vector<Job*> batch;
+  for (;;) {
+    std::deque<std::shared_ptr<Job>> admitted;
+    bool stopping = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      // Sleep only when there is nothing to run; a job waiting on its
+      // reader (backpressure) is polled once a millisecond.
+      auto runnable = [&] {
+        for (auto& j : active_) {
+          if (j->cancelled() || options_.max_unacked <= 0 || j->state_ == Job::State::kPrefill ||
+              j->unacked_.load(std::memory_order_relaxed) < options_.max_unacked) {
+            return true;
+          }
+        }
+        return false;
+      };
+      while (!stopping_ && !runnable() &&
+             (incoming_.empty() || static_cast<int32_t>(active_.size()) >= options_.max_active)) {
+        if (active_.empty()) {
+          cv_.wait(lock);
+        } else {
+          cv_.wait_for(lock, std::chrono::milliseconds(1));
+        }
+      }
+      stopping = stopping_;
+      if (stopping_) {
+        for (auto& j : incoming_) admitted.push_back(j);
+        incoming_.clear();
+        n_queued_.store(0, std::memory_order_relaxed);
+      } else {
+        while (!incoming_.empty() &&
+               static_cast<int32_t>(active_.size() + admitted.size()) < options_.max_active) {
+          admitted.push_back(std::move(incoming_.front()));
+          incoming_.pop_front();
+        }
+        n_queued_.store(static_cast<int32_t>(incoming_.size()), std::memory_order_relaxed);
+      }
+    }
+    if (stopping) {
+      for (auto& j : admitted) {
+        j->state_ = Job::State::kQueued;
+        active_.push_back(j);
+      }
+      for (auto& j : active_) Finish(*j, Error(StatusCode::kUnavailable, "the server is shutting down"), "");
+      active_.clear();
+      n_active_.store(0, std::memory_order_relaxed);
+      return;
+    }
+    for (auto& j : admitted) Admit(j);
+
+    // Cancelled jobs leave before any work is spent on them.
+    for (auto& j : active_) {
+      if (j->cancelled()) Finish(*j, Status::Ok(), "cancelled");
+    }
+
+    batch.clear();
+    Job* prefill = nullptr;
+    for (auto& j : active_) {
+      if (j->state_ == Job::State::kDecode) {
+        if (options_.max_unacked <= 0 ||
+            j->unacked_.load(std::memory_order_relaxed) < options_.max_unacked) {
+          batch.push_back(j.get());
+        }
+      } else if (j->state_ == Job::State::kPrefill && prefill == nullptr) {
+        prefill = j.get();  // the oldest: active_ is in admission order
+      }
+    }
+    if (!batch.empty()) DecodeStep(batch);
+    if (prefill != nullptr && prefill->state_ == Job::State::kPrefill) PrefillStep(*prefill);
+
+    active_.erase(std::remove_if(active_.begin(), active_.end(),
+                                 [](const std::shared_ptr<Job>& j) {
+                                   return j->state_ == Job::State::kQueued;
+                                 }),
+                  active_.end());
+    n_active_.store(static_cast<int32_t>(active_.size()), std::memory_order_relaxed);
+  }
+}
+
+void Scheduler::Admit(const std::shared_ptr<Job>& job) {
+  Job& j = *job;
+  j.started_ = Clock::now();
+  j.result_.queue_s = std::chrono::duration<double>(j.started_ - j.submitted_).count();
+  j.result_.stats.prompt_tokens = static_cast<int32_t>(j.prompt.size());
+  active_.push_back(job);
+  j.state_ = Job::State::kPrefill;  // Finish turns it back to kQueued (= leaving)
+
+  Session& s = *j.session;
+  if (j.prompt.empty()) {
+    return Finish(j, Error(StatusCode::kInvalidArgument, "the prompt is empty"), "");
+  }
+  const int32_t need = static_cast<int32_t>(j.prompt.size()) + (j.generate ? 1 : 0);
+  if (need > s.n_ctx()) {
+    return Finish(j, Error(StatusCode::kResourceExhausted,
+                           "the prompt has {} tokens; the context holds {} (prompt plus at least "
+                           "one generated token)", j.prompt.size(), s.n_ctx()), "");
+  }
+  if (Status st = sampling::ValidateParams(j.options.sampling); !st.ok()) return Finish(j, st, "");
+  const auto& held = s.tokens_;
+  size_t common = 0;
+  while (common < held.size() && common < j.prompt.size() && held[common] == j.prompt[common]) {
+    ++common;
+  }
+  // The last prompt token is always evaluated, to have its logits.
+  if (common == j.prompt.size()) --common;
+  s.Truncate(static_cast<int32_t>(common));
+  j.common_ = static_cast<int32_t>(common);
+  j.done_ = 0;
+  j.result_.stats.cached_tokens = j.common_;
+  j.logits_.resize(model_.hparams().n_vocab);
+  j.sampler_ = std::make_unique<sampling::Sampler>(j.options.sampling);
+  for (TokenId t : j.prompt) j.sampler_->Accept(t);
+  j.decoder_ = std::make_unique<tokenizer::StreamDecoder>(tokenizer_);
+}
+
+void Scheduler::PrefillStep(Job& j) {
+  Session& s = *j.session;
+  const int32_t n_total = static_cast<int32_t>(j.prompt.size()) - j.common_;
+  const int32_t n = std::min(options_.prefill_chunk, n_total - j.done_);
+  const TokenId* span = j.prompt.data() + j.common_;
+  const auto t0 = Clock::now();
+  Status st = model_.ForwardSpan(span, n_total, j.done_, n, s.kv(), j.logits_.data(), pool_,
+                                 *scratch_);
+  if (!st.ok()) {
+    s.Truncate(j.common_ + j.done_);  // what the cache holds is still valid
+    return Finish(j, st, "");
+  }
+  s.tokens_.insert(s.tokens_.end(), span + j.done_, span + j.done_ + n);
+  j.done_ += n;
+  j.result_.stats.prefill_s += SecondsSince(t0);
+  if (j.done_ < n_total) return;
+  if (!j.generate) return Finish(j, Status::Ok(), "stop");
+  j.state_ = Job::State::kDecode;
+  EmitNext(j, j.logits_.data());
+}
+
+void Scheduler::DecodeStep(std::vector<Job*>& batch) {
+  const int32_t n_vocab = model_.hparams().n_vocab;
+  std::vector<TokenId> tokens(batch.size());
+  std::vector<model::KvCache*> kvs(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    tokens[i] = batch[i]->next_;
+    kvs[i] = &batch[i]->session->kv();
+  }
+  Status st = model_.ForwardDecode(tokens.data(), kvs.data(), static_cast<int32_t>(batch.size()),
+                                   batch_logits_.data(), pool_, *scratch_);
+  n_decode_steps_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Job& j = *batch[i];
+    if (!st.ok()) {
+      Finish(j, st, "");
+      continue;
+    }
+    j.session->tokens_.push_back(j.next_);
+    EmitNext(j, batch_logits_.data() + i * n_vocab);
+  }
+}
+
+bool Scheduler::EmitNext(Job& j, const float* logits) {
+  GenerateStats& stats = j.result_.stats;
+  const TokenId next = j.sampler_->Sample(logits, model_.hparams().n_vocab);
+  j.sampler_->Accept(next);
+  if (stats.generated_tokens == 0 && j.first_token_ == Clock::time_point{}) {
+    j.first_token_ = Clock::now();
+    stats.ttft_s = std::chrono::duration<double>(j.first_token_ - j.submitted_).count();
+  }
+  j.result_.generated.push_back(next);
+  if (j.options.stop_at_end_of_generation && tokenizer_.IsEndOfGeneration(next)) {
+    Finish(j, Status::Ok(), "stop");
+    return false;
+  }
+  ++stats.generated_tokens;
+  std::string text = j.decoder_->Push(next);
+  if (options_.max_unacked > 0) j.unacked_.fetch_add(1, std::memory_order_relaxed);
+  if (j.on_token) j.on_token(next, std::move(text));
+  if (stats.generated_tokens >= j.options.max_tokens ||
+      j.session->kv().size() + 1 > j.session->n_ctx()) {
+    Finish(j, Status::Ok(), "length");
+    return false;
+  }
+  j.next_ = next;
+  return true;
+}
+
+void Scheduler::Finish(Job& j, Status status, const std::string& reason) {
+  if (j.state_ == Job::State::kQueued && !j.on_done) return;
+  j.state_ = Job::State::kQueued;
+  JobResult r = std::move(j.result_);
+  r.status = std::move(status);
+  r.stats.finish_reason = reason;
+  if (j.decoder_ && r.status.ok()) {
+    if (std::string rest = j.decoder_->Flush(); !rest.empty() && j.on_token) j.on_token(-1, rest);
+  }
+  if (j.first_token_ != Clock::time_point{} && r.stats.generated_tokens > 0) {
+    r.stats.decode_s = SecondsSince(j.first_token_);
+  }
+  auto done = std::move(j.on_done);
+  j.on_done = nullptr;
+  j.on_token = nullptr;
+  j.sampler_.reset();
+  j.decoder_.reset();
+  j.logits_ = {};
+  done(std::move(r));
+}
+
+}  // namespace glint::engine
