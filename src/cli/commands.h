@@ -14,5 +14,6 @@ Runner AddRunCommand(CLI::App& app);
 Runner AddTokenizeCommand(CLI::App& app);
 Runner AddModelsCommand(CLI::App& app);
 Runner AddBenchCommand(CLI::App& app);
+Runner AddServeCommand(CLI::App& app);
 
 }  // namespace glint::cli

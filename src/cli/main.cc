@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     auto subs = app.get_subcommands({});
     if (subs.size() > before) runners[subs.back()] = std::move(r);
   };
+  add(glint::cli::AddServeCommand);
   add(glint::cli::AddRunCommand);
   add(glint::cli::AddTokenizeCommand);
   add(glint::cli::AddModelsCommand);

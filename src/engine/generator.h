@@ -28,6 +28,7 @@ class Session {
   const std::vector<TokenId>& tokens() const { return tokens_; }
   int32_t n_ctx() const { return kv_->capacity(); }
   model::KvCache& kv() { return *kv_; }
+  const model::KvCache& kv() const { return *kv_; }
   // Forgets everything after the first n tokens.
   void Truncate(int32_t n);
   void Clear() { Truncate(0); }

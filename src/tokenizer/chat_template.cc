@@ -127,39 +127,52 @@ Result<ChatTemplate> ChatTemplate::Detect(std::string_view tpl) {
                head, tpl.size() > head.size() ? "..." : "");
 }
 
+// Turns after the first system turn: Qwen2.5 groups consecutive tool
+// results into one user turn and drops roles it does not know; the other
+// families write every message as a turn.
+static void AppendTurns(bool qwen, const std::vector<ChatMessage>& messages, size_t first,
+                        std::string* out) {
+  for (size_t i = first; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
+    if (!qwen) {
+      AppendTurn(m.role, m.content, out);
+    } else if (m.role == "user" || m.role == "system" || m.role == "assistant") {
+      AppendTurn(m.role, m.content, out);
+    } else if (m.role == "tool") {
+      // Consecutive tool results share one user turn.
+      if (i == first || messages[i - 1].role != "tool") *out += "<|im_start|>user";
+      *out += "\n<tool_response>\n";
+      *out += m.content;
+      *out += "\n</tool_response>";
+      if (i + 1 == messages.size() || messages[i + 1].role != "tool") *out += "<|im_end|>\n";
+    }
+  }
+}
+
 std::string ChatTemplate::Render(const std::vector<ChatMessage>& messages,
                                  bool add_generation_prompt) const {
   std::string out;
+  const bool has_system = !messages.empty() && messages[0].role == "system";
   switch (family_) {
     case Family::kChatMl:
+      break;
     case Family::kSmolLm2:
-      for (size_t i = 0; i < messages.size(); ++i) {
-        if (i == 0 && messages[0].role != "system" && family_ == Family::kSmolLm2) {
-          AppendTurn("system", default_system_, &out);
-        }
-        AppendTurn(messages[i].role, messages[i].content, &out);
-      }
+      if (!messages.empty() && !has_system) AppendTurn("system", default_system_, &out);
       break;
-    case Family::kQwen2: {
-      const bool has_system = !messages.empty() && messages[0].role == "system";
+    case Family::kQwen2:
       AppendTurn("system", has_system ? messages[0].content : default_system_, &out);
-      for (size_t i = 0; i < messages.size(); ++i) {
-        const ChatMessage& m = messages[i];
-        if (m.role == "user" || (m.role == "system" && i != 0) || m.role == "assistant") {
-          AppendTurn(m.role, m.content, &out);
-        } else if (m.role == "tool") {
-          // Consecutive tool results share one user turn.
-          if (i == 0 || messages[i - 1].role != "tool") out += "<|im_start|>user";
-          out += "\n<tool_response>\n";
-          out += m.content;
-          out += "\n</tool_response>";
-          if (i + 1 == messages.size() || messages[i + 1].role != "tool") out += "<|im_end|>\n";
-        }
-        // Any other role is not rendered by the template.
-      }
       break;
-    }
   }
+  const bool qwen = family_ == Family::kQwen2;
+  AppendTurns(qwen, messages, qwen && has_system ? 1 : 0, &out);
+  if (add_generation_prompt) out += "<|im_start|>assistant\n";
+  return out;
+}
+
+std::string ChatTemplate::RenderContinuation(const std::vector<ChatMessage>& messages,
+                                             bool add_generation_prompt) const {
+  std::string out;
+  AppendTurns(family_ == Family::kQwen2, messages, 0, &out);
   if (add_generation_prompt) out += "<|im_start|>assistant\n";
   return out;
 }

@@ -37,6 +37,13 @@ class ChatTemplate {
   // Jinja template renders for the same messages.
   std::string Render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
 
+  // The text of `messages` as turns that follow a conversation already
+  // rendered (no default system turn), for a session that extends its
+  // context without re-rendering it. With add_generation_prompt, ends with
+  // an assistant turn's header.
+  std::string RenderContinuation(const std::vector<ChatMessage>& messages,
+                                 bool add_generation_prompt) const;
+
   const std::string& default_system() const { return default_system_; }
 
  private:

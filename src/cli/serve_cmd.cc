@@ -1,0 +1,113 @@
+// glint serve: loads the models and serves the OpenAI-compatible HTTP and
+// WebSocket API until SIGINT or SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/thread_pool.h"
+#include "cli/commands.h"
+#include "server/server.h"
+
+namespace glint::cli {
+namespace {
+
+struct ServeArgs {
+  std::vector<std::string> models = {"fast"};
+  server::ServerOptions options;
+  int network_threads = 1;
+};
+
+int Serve(ServeArgs& a) {
+  std::vector<std::unique_ptr<server::ModelService>> models;
+  for (const std::string& spec : a.models) {
+    const auto t0 = Clock::now();
+    auto svc = server::LoadModelService(spec, a.options);
+    if (!svc.ok()) {
+      fmt::print(stderr, "glint: {}\n", svc.status().message());
+      return 1;
+    }
+    const auto& m = *svc.value()->model;
+    const size_t kv_row = 2u * m.hparams().n_layers * m.hparams().n_embd_kv() * sizeof(uint16_t);
+    fmt::print(stderr,
+               "glint: model {} ({} {}, {:.0f} MiB weights) loaded in {:.2f} s; context {} "
+               "tokens, KV cache {:.1f} MiB per full session\n",
+               svc.value()->id, m.hparams().arch, m.QuantName(), m.WeightBytes() / 1048576.0,
+               SecondsSince(t0), svc.value()->n_ctx,
+               static_cast<double>(kv_row) * svc.value()->n_ctx / 1048576.0);
+    models.push_back(std::move(svc).value());
+  }
+  auto srv = server::Server::Create(a.options, std::move(models));
+  if (!srv.ok()) {
+    fmt::print(stderr, "glint: {}\n", srv.status().message());
+    return 1;
+  }
+  server::Server& s = *srv.value();
+  // Signals are taken by a thread of their own, which stops the server.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread signals([&s, set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    fmt::print(stderr, "glint: signal {}, stopping\n", sig);
+    s.Stop();
+  });
+  signals.detach();
+  fmt::print(stderr,
+             "glint: serving on http://{}:{} ({} inference threads, {} parallel sequences); "
+             "WebSocket ws://{}:{}/v1/responses\n",
+             a.options.host, s.port(), a.options.n_threads, a.options.parallel, a.options.host,
+             s.port());
+  std::fflush(stderr);
+  s.Run(a.network_threads);
+  return 0;
+}
+
+}  // namespace
+
+Runner AddServeCommand(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
+  args->options.n_threads = ThreadPool::HardwareThreads();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve the OpenAI-compatible API (HTTP, SSE, WebSocket)");
+  cmd->add_option("-m,--model", args->models, "fast, smart or a GGUF path (repeat to serve several)")
+      ->capture_default_str();
+  cmd->add_option("--host", args->options.host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", args->options.port, "Port (0: any free port)")->capture_default_str();
+  cmd->add_option("-t,--threads", args->options.n_threads, "Inference threads per model")
+      ->capture_default_str();
+  cmd->add_option("--parallel", args->options.parallel, "Sequences decoded together")
+      ->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("-c,--ctx", args->options.n_ctx, "Context positions per session")
+      ->check(CLI::Range(16, 1 << 20))->capture_default_str();
+  cmd->add_option("--prefill-chunk", args->options.prefill_chunk,
+                  "Prompt tokens evaluated between two decode steps")
+      ->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--http-sessions", args->options.http_sessions,
+                  "KV caches kept for stateless HTTP requests (prefix cache)")
+      ->check(CLI::Range(0, 1024))->capture_default_str();
+  cmd->add_option("--max-sessions", args->options.max_sessions, "WebSocket sessions, open or parked")
+      ->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--max-requests", args->options.max_requests, "Requests queued or running")
+      ->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--max-connections", args->options.max_connections, "Open connections")
+      ->check(CLI::Range(1, 1000000))->capture_default_str();
+  cmd->add_option("--max-body", args->options.max_body_bytes, "HTTP request body limit (bytes)")
+      ->capture_default_str();
+  cmd->add_option("--max-frame", args->options.max_frame_bytes, "WebSocket message limit (bytes)")
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", args->options.idle_timeout_s, "Seconds a silent connection stays open")
+      ->check(CLI::Range(1, 86400))->capture_default_str();
+  cmd->add_option("--session-ttl", args->options.session_ttl_s,
+                  "Seconds a disconnected session and stored responses are kept")
+      ->check(CLI::Range(0, 86400))->capture_default_str();
+  cmd->add_option("--network-threads", args->network_threads, "Threads for the event loop")
+      ->check(CLI::Range(1, 64))->capture_default_str();
+  return [args] { return Serve(*args); };
+}
+
+}  // namespace glint::cli

@@ -1,0 +1,120 @@
+// Connections: one object per accepted socket, living on its own strand.
+// HttpConnection answers requests one at a time (keep-alive, SSE streams)
+// and hands a WebSocket upgrade of /v1/responses to WsConnection.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+
+#include "server/generation.h"
+#include "server/responses.h"
+#include "server/service.h"
+
+namespace glint::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::string DumpJson(const json& j);  // never throws (invalid UTF-8 is replaced)
+
+class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+ public:
+  HttpConnection(tcp::socket socket, ServerState& state);
+  ~HttpConnection();
+  void Start();
+
+ private:
+  using Request = http::request<http::string_body>;
+
+  void Read();
+  void OnRead(beast::error_code ec);
+  void Handle();
+  void HandleResponses(const json& body);
+  void HandleChat(const json& body);
+  void HandleCompletion(const json& body);
+
+  // Whole responses.
+  void SendJson(int status, const json& body);
+  void SendError(const ApiError& e);
+  void SendText(int status, std::string content_type, std::string body);
+  // Server-sent events: the header, then one chunk per Write, then the end.
+  void BeginStream();
+  void StreamEvent(const json& event, int32_t ack_tokens = 0);
+  void StreamData(std::string data, int32_t ack_tokens);
+  void EndStream();
+  void Flush();
+  void OnWritten(beast::error_code ec);
+  void WatchForDisconnect();
+  void Finish(int status);  // request done: count it, read the next one or close
+
+  beast::tcp_stream stream_;
+  ServerState& state_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Request req_;
+  std::string endpoint_;   // for the metrics
+  bool keep_alive_ = false;
+  bool request_slot_ = false;
+  // Output queue: raw bytes, each with the tokens it acknowledges.
+  struct Out {
+    std::string bytes;
+    int32_t tokens = 0;
+    bool last = false;  // the response ends with it
+  };
+  std::deque<Out> out_;
+  bool writing_ = false;
+  bool broken_ = false;
+  int status_ = 200;
+  std::shared_ptr<Generation> generation_;
+  std::shared_ptr<engine::Session> pooled_;  // returned to the pool when done
+  ModelService* service_ = nullptr;
+};
+
+class WsConnection : public std::enable_shared_from_this<WsConnection> {
+ public:
+  WsConnection(beast::tcp_stream stream, ServerState& state);
+  ~WsConnection();
+  void Start(http::request<http::string_body> upgrade);
+
+ private:
+  void Read();
+  void OnRead(beast::error_code ec, size_t bytes);
+  void HandleCreate(const json& body);
+  void Send(const json& event, int32_t ack_tokens = 0);
+  void SendError(const ApiError& e);
+  void Flush();
+  void OnWritten(beast::error_code ec);
+  void Close();  // cancels the active turn and parks the session
+
+  websocket::stream<beast::tcp_stream> ws_;
+  ServerState& state_;
+  beast::flat_buffer buffer_;
+  struct Out {
+    std::string text;
+    int32_t tokens = 0;
+  };
+  std::deque<Out> out_;
+  bool writing_ = false;
+  bool closed_ = false;
+  bool session_slot_ = false;
+  bool request_slot_ = false;
+  // The conversation this connection holds: its KV cache and its responses.
+  ModelService* service_ = nullptr;
+  std::shared_ptr<engine::Session> session_;
+  std::map<std::string, StoredResponse> responses_;
+  std::deque<std::string> response_order_;  // oldest first, to bound responses_
+  std::string cache_key_;
+  std::shared_ptr<Generation> generation_;
+  std::unique_ptr<ResponseEvents> events_;
+};
+
+}  // namespace glint::server

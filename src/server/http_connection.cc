@@ -1,0 +1,430 @@
+#include "base/log.h"
+#include "server/api.h"
+#include "server/connection.h"
+
+#include <fmt/format.h>
+
+namespace glint::server {
+
+std::string DumpJson(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+namespace {
+
+const char* Reason(int status) {
+  return http::obsolete_reason(static_cast<http::status>(status)).data();
+}
+
+std::string SseData(const json& j) { return "data: " + DumpJson(j) + "\n\n"; }
+
+}  // namespace
+
+HttpConnection::HttpConnection(tcp::socket socket, ServerState& state)
+    : stream_(std::move(socket)), state_(state) {
+  state_.connections.fetch_add(1);
+}
+
+HttpConnection::~HttpConnection() {
+  state_.connections.fetch_sub(1);
+  if (generation_) generation_->Cancel();
+  if (request_slot_) state_.EndRequest();
+}
+
+void HttpConnection::Start() {
+  net::dispatch(stream_.get_executor(),
+                beast::bind_front_handler(&HttpConnection::Read, shared_from_this()));
+}
+
+void HttpConnection::Read() {
+  parser_.emplace();
+  parser_->body_limit(state_.options().max_body_bytes);
+  parser_->header_limit(64 * 1024);
+  req_ = {};
+  stream_.expires_after(std::chrono::seconds(state_.options().idle_timeout_s));
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+}
+
+void HttpConnection::OnRead(beast::error_code ec) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+      ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return;
+  }
+  keep_alive_ = false;  // after a malformed request the stream cannot be trusted
+  endpoint_ = "other";
+  if (ec == http::error::body_limit) {
+    return SendError(ApiError{413, "request_too_large",
+                              fmt::format("the request body exceeds {} bytes",
+                                          state_.options().max_body_bytes)});
+  }
+  if (ec == http::error::header_limit) {
+    return SendError(ApiError{431, "headers_too_large", "the request headers exceed 64 KiB"});
+  }
+  if (ec) {
+    return SendError(BadRequest("bad_http", fmt::format("malformed HTTP request: {}", ec.message())));
+  }
+  req_ = parser_->release();
+  keep_alive_ = req_.keep_alive();
+  Handle();
+}
+
+void HttpConnection::Handle() {
+  const std::string target(req_.target());
+  const std::string path = target.substr(0, target.find('?'));
+  const http::verb method = req_.method();
+  endpoint_ = path.rfind("/v1/models", 0) == 0 ? "/v1/models" : path;
+
+  if (path == "/v1/responses" && websocket::is_upgrade(req_)) {
+    endpoint_ = "/v1/responses (websocket)";
+    if (!state_.ready.load() || state_.draining.load()) {
+      return SendError(ApiError{503, "not_ready", "the server is not accepting sessions"});
+    }
+    state_.metrics().CountRequest(endpoint_, 101);
+    auto ws = std::make_shared<WsConnection>(std::move(stream_), state_);
+    ws->Start(std::move(req_));
+    return;
+  }
+  if (path == "/health" && method == http::verb::get) {
+    const bool ready = state_.ready.load() && !state_.draining.load();
+    json models = json::array();
+    for (const auto& m : state_.models()) models.push_back(m->id);
+    return SendJson(ready ? 200 : 503, {{"status", ready ? "ok" : (state_.draining.load()
+                                                                  ? "draining" : "loading")},
+                                        {"models", models}});
+  }
+  if (path == "/metrics" && method == http::verb::get) {
+    return SendText(200, "text/plain; version=0.0.4; charset=utf-8",
+                    state_.metrics().Render(state_.Gauges()));
+  }
+  if (path == "/v1/models" && method == http::verb::get) {
+    json data = json::array();
+    for (const auto& m : state_.models()) {
+      data.push_back({{"id", m->id}, {"object", "model"}, {"created", 0}, {"owned_by", "glint"},
+                      {"context_length", m->n_ctx}});
+    }
+    return SendJson(200, {{"object", "list"}, {"data", data}});
+  }
+  if (path.rfind("/v1/models/", 0) == 0 && method == http::verb::get) {
+    const std::string name = path.substr(11);
+    ModelService* m = state_.FindModel(name);
+    if (m == nullptr || name.empty()) {
+      return SendError(ApiError{404, "model_not_found",
+                                fmt::format("the model '{}' does not exist", name), "model"});
+    }
+    return SendJson(200, {{"id", m->id}, {"object", "model"}, {"created", 0},
+                          {"owned_by", "glint"}, {"context_length", m->n_ctx}});
+  }
+  const bool api = path == "/v1/responses" || path == "/v1/chat/completions" ||
+                   path == "/v1/completions";
+  if (!api) {
+    return SendError(ApiError{404, "not_found", fmt::format("no route for {} {}",
+                                                            std::string(req_.method_string()), path)});
+  }
+  if (method != http::verb::post) {
+    if (path == "/v1/responses" && method == http::verb::get) {
+      return SendError(ApiError{426, "upgrade_required",
+                                "GET /v1/responses is the WebSocket endpoint; POST creates a "
+                                "response over HTTP"});
+    }
+    return SendError(ApiError{405, "method_not_allowed", fmt::format("{} takes POST", path)});
+  }
+  if (!state_.ready.load() || state_.draining.load()) {
+    return SendError(ApiError{503, "not_ready", "the server is not accepting requests"});
+  }
+  auto body = ParseJson(req_.body());
+  if (!body.ok()) return SendError(body.error);
+  if (path == "/v1/responses") return HandleResponses(*body.value);
+  if (path == "/v1/chat/completions") return HandleChat(*body.value);
+  return HandleCompletion(*body.value);
+}
+
+void HttpConnection::HandleResponses(const json& body) {
+  auto parsed = ParseResponseRequest(body);
+  if (!parsed.ok()) return SendError(parsed.error);
+  const ResponseRequest& request = *parsed.value;
+  std::optional<StoredResponse> previous;
+  if (!request.previous_response_id.empty()) {
+    previous = state_.Lookup(request.previous_response_id);
+    if (!previous) {
+      return SendError(BadRequest("previous_response_not_found",
+                                  fmt::format("no stored response '{}' (responses are kept for "
+                                              "{} s when created with store: true)",
+                                              request.previous_response_id,
+                                              state_.options().session_ttl_s),
+                                  "previous_response_id"));
+    }
+  }
+  auto turn = PrepareResponseTurn(state_, request, previous ? &*previous : nullptr);
+  if (!turn.ok()) return SendError(turn.error);
+  if (!state_.TryBeginRequest()) {
+    return SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
+  }
+  request_slot_ = true;
+  service_ = turn.value->service;
+  pooled_ = service_->pool->Acquire(turn.value->prompt);
+  auto events = std::make_shared<ResponseEvents>(
+      state_.NewId("resp"), service_->id, request,
+      [this](const char* prefix) { return state_.NewId(prefix); });
+  const bool stream = request.params.stream;
+  if (stream) {
+    BeginStream();
+    for (const json& ev : events->Start()) StreamEvent(ev);
+    WatchForDisconnect();
+  }
+  auto prompt = std::make_shared<std::vector<TokenId>>(turn.value->prompt);
+  const bool store = request.store;
+  const bool generate = request.generate;
+  Generation::Handlers h;
+  auto self = shared_from_this();
+  h.on_text = [self, events, stream](const std::string& text, int32_t tokens) {
+    if (!stream) return self->generation_->Ack(tokens);
+    auto evs = events->Text(text);
+    for (size_t i = 0; i < evs.size(); ++i) {
+      self->StreamEvent(evs[i], i + 1 == evs.size() ? tokens : 0);
+    }
+  };
+  h.on_done = [self, events, stream, prompt, store, generate](GenerationResult r) {
+    if (!r.job.status.ok()) {
+      const ApiError e = EngineError(r.job.status);
+      if (!stream) return self->SendError(e);
+      for (const json& ev : events->Fail(e)) self->StreamEvent(ev);
+      self->status_ = e.status;
+      return self->EndStream();
+    }
+    auto evs = events->Finish(r);
+    if (store) self->state_.Store(MakeStored(events->id(), *self->service_, *prompt, r, generate));
+    if (!stream) return self->SendJson(200, events->Response());
+    for (const json& ev : evs) self->StreamEvent(ev);
+    self->EndStream();
+  };
+  generation_ = Generation::Start(state_, *service_, stream_.get_executor(), pooled_,
+                                  turn.value->prompt, request.params, request.generate,
+                                  !request.tools.empty() && request.tool_choice != "none",
+                                  std::move(h));
+}
+
+void HttpConnection::HandleChat(const json& body) {
+  auto parsed = ParseChatRequest(body);
+  if (!parsed.ok()) return SendError(parsed.error);
+  const ChatRequest& request = *parsed.value;
+  auto turn = PrepareChatTurn(state_, request);
+  if (!turn.ok()) return SendError(turn.error);
+  if (!state_.TryBeginRequest()) {
+    return SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
+  }
+  request_slot_ = true;
+  service_ = turn.value->service;
+  pooled_ = service_->pool->Acquire(turn.value->prompt);
+  const std::string id = state_.NewId("chatcmpl");
+  const std::string model = service_->id;
+  const int64_t created = UnixSeconds();
+  const bool stream = request.params.stream;
+  const bool tools = !request.tools.empty() && request.tool_choice != "none";
+  const bool include_usage = request.include_usage;
+  if (stream) {
+    BeginStream();
+    StreamData(SseData(ChatChunk(id, model, created, {{"role", "assistant"}, {"content", ""}},
+                                 nullptr)), 0);
+    WatchForDisconnect();
+  }
+  Generation::Handlers h;
+  auto self = shared_from_this();
+  h.on_text = [self, stream, id, model, created](const std::string& text, int32_t tokens) {
+    if (!stream) return self->generation_->Ack(tokens);
+    self->StreamData(SseData(ChatChunk(id, model, created, {{"content", text}}, nullptr)), tokens);
+  };
+  h.on_done = [self, stream, id, model, created, tools, include_usage](GenerationResult r) {
+    if (!r.job.status.ok()) {
+      const ApiError e = EngineError(r.job.status);
+      if (!stream) return self->SendError(e);
+      self->status_ = e.status;
+      self->StreamData(SseData(e.ToJson()), 0);
+      return self->EndStream();
+    }
+    json body = ChatCompletionBody(id, model, created, r, tools);
+    if (!stream) return self->SendJson(200, body);
+    const json& choice = body["choices"][0];
+    json delta = json::object();
+    if (choice["message"].contains("tool_calls")) {
+      json calls = choice["message"]["tool_calls"];
+      for (size_t i = 0; i < calls.size(); ++i) calls[i]["index"] = i;
+      delta["tool_calls"] = calls;
+    }
+    self->StreamData(SseData(ChatChunk(id, model, created, delta, choice["finish_reason"])), 0);
+    if (include_usage) {
+      json usage = ChatChunk(id, model, created, json::object(), nullptr);
+      usage["choices"] = json::array();
+      usage["usage"] = body["usage"];
+      self->StreamData(SseData(usage), 0);
+    }
+    self->StreamData("data: [DONE]\n\n", 0);
+    self->EndStream();
+  };
+  generation_ = Generation::Start(state_, *service_, stream_.get_executor(), pooled_,
+                                  turn.value->prompt, request.params, true, tools, std::move(h));
+}
+
+void HttpConnection::HandleCompletion(const json& body) {
+  auto parsed = ParseCompletionRequest(body);
+  if (!parsed.ok()) return SendError(parsed.error);
+  const CompletionRequest& request = *parsed.value;
+  auto turn = PrepareCompletion(state_, request);
+  if (!turn.ok()) return SendError(turn.error);
+  if (!state_.TryBeginRequest()) {
+    return SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
+  }
+  request_slot_ = true;
+  service_ = turn.value->service;
+  pooled_ = service_->pool->Acquire(turn.value->prompt);
+  const std::string id = state_.NewId("cmpl");
+  const std::string model = service_->id;
+  const int64_t created = UnixSeconds();
+  const bool stream = request.params.stream;
+  const std::string echo = request.echo ? request.prompt : "";
+  if (stream) {
+    BeginStream();
+    if (!echo.empty()) StreamData(SseData(CompletionBody(id, model, created, echo, nullptr, nullptr)), 0);
+    WatchForDisconnect();
+  }
+  Generation::Handlers h;
+  auto self = shared_from_this();
+  h.on_text = [self, stream, id, model, created](const std::string& text, int32_t tokens) {
+    if (!stream) return self->generation_->Ack(tokens);
+    self->StreamData(SseData(CompletionBody(id, model, created, text, nullptr, nullptr)), tokens);
+  };
+  h.on_done = [self, stream, id, model, created, echo](GenerationResult r) {
+    if (!r.job.status.ok()) {
+      const ApiError e = EngineError(r.job.status);
+      if (!stream) return self->SendError(e);
+      self->status_ = e.status;
+      self->StreamData(SseData(e.ToJson()), 0);
+      return self->EndStream();
+    }
+    const std::string finish = r.finish_reason == "length" ? "length" : "stop";
+    if (!stream) {
+      return self->SendJson(200, CompletionBody(id, model, created, echo + r.output, finish,
+                                                &r.job.stats));
+    }
+    self->StreamData(SseData(CompletionBody(id, model, created, "", finish, &r.job.stats)), 0);
+    self->StreamData("data: [DONE]\n\n", 0);
+    self->EndStream();
+  };
+  generation_ = Generation::Start(state_, *service_, stream_.get_executor(), pooled_,
+                                  turn.value->prompt, request.params, true, false, std::move(h));
+}
+
+void HttpConnection::SendJson(int status, const json& body) {
+  SendText(status, "application/json", DumpJson(body));
+}
+
+void HttpConnection::SendError(const ApiError& e) {
+  if (e.status >= 500) {
+    LOG_WARNING("{} -> {} {}", endpoint_, e.status, e.message);
+  }
+  SendJson(e.status, e.ToJson());
+}
+
+void HttpConnection::SendText(int status, std::string content_type, std::string body) {
+  status_ = status;
+  std::string head = fmt::format(
+      "HTTP/1.1 {} {}\r\nServer: glint\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
+      status, Reason(status), content_type, body.size(),
+      keep_alive_ ? "" : "Connection: close\r\n");
+  out_.push_back({head + body, 0, true});
+  Flush();
+}
+
+void HttpConnection::BeginStream() {
+  status_ = 200;
+  out_.push_back({fmt::format("HTTP/1.1 200 OK\r\nServer: glint\r\nContent-Type: "
+                              "text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: "
+                              "chunked\r\n{}\r\n",
+                              keep_alive_ ? "" : "Connection: close\r\n"),
+                  0, false});
+  Flush();
+}
+
+void HttpConnection::StreamEvent(const json& event, int32_t ack_tokens) {
+  StreamData(fmt::format("event: {}\ndata: {}\n\n", event.value("type", ""), DumpJson(event)),
+             ack_tokens);
+}
+
+void HttpConnection::StreamData(std::string data, int32_t ack_tokens) {
+  out_.push_back({fmt::format("{:x}\r\n{}\r\n", data.size(), data), ack_tokens, false});
+  Flush();
+}
+
+void HttpConnection::EndStream() {
+  out_.push_back({"0\r\n\r\n", 0, true});
+  Flush();
+}
+
+void HttpConnection::Flush() {
+  if (writing_ || out_.empty()) return;
+  if (broken_) {
+    // The client is gone: nothing more goes out; acknowledge so the job
+    // is not held back, and let the generation's cancellation finish it.
+    for (const Out& o : out_) {
+      if (o.tokens && generation_) generation_->Ack(o.tokens);
+    }
+    const bool last = out_.back().last;
+    out_.clear();
+    if (last) Finish(499);
+    return;
+  }
+  writing_ = true;
+  stream_.expires_after(std::chrono::seconds(state_.options().idle_timeout_s));
+  net::async_write(stream_, net::buffer(out_.front().bytes),
+                   [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWritten(ec); });
+}
+
+void HttpConnection::OnWritten(beast::error_code ec) {
+  writing_ = false;
+  Out done = std::move(out_.front());
+  out_.pop_front();
+  if (done.tokens && generation_) generation_->Ack(done.tokens);
+  if (ec) {
+    broken_ = true;
+    if (generation_) generation_->Cancel();
+    out_.push_front({});  // Flush drops the queue and finishes if it held the end
+    out_.front().last = done.last;
+    return Flush();
+  }
+  if (done.last) return Finish(status_);
+  Flush();
+}
+
+void HttpConnection::WatchForDisconnect() {
+  // A client that goes away while its request is being prefilled has
+  // nothing to read yet; its socket turns readable with end-of-file.
+  stream_.socket().async_wait(tcp::socket::wait_read,
+                              [self = shared_from_this()](beast::error_code ec) {
+    if (ec || !self->generation_) return;
+    beast::error_code avail_ec;
+    if (self->stream_.socket().available(avail_ec) == 0 || avail_ec) {
+      self->broken_ = true;
+      self->generation_->Cancel();
+    }
+  });
+}
+
+void HttpConnection::Finish(int status) {
+  state_.metrics().CountRequest(endpoint_, status);
+  if (request_slot_) {
+    state_.EndRequest();
+    request_slot_ = false;
+  }
+  if (pooled_) {
+    service_->pool->Release(std::move(pooled_));
+    pooled_.reset();
+  }
+  generation_.reset();
+  if (keep_alive_ && !broken_) return Read();
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+}  // namespace glint::server

@@ -1,0 +1,58 @@
+// Server metrics in the Prometheus text exposition format (version 0.0.4):
+// counters end in _total, durations are histograms in seconds.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace glint::server {
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void Observe(double v);
+  // Appends the _bucket, _sum and _count lines of `name`.
+  void Write(const std::string& name, std::string* out) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;  // per bucket, not cumulative; last: +Inf
+  double sum_ = 0;
+  uint64_t count_ = 0;
+};
+
+class Metrics {
+ public:
+  Metrics();
+
+  void CountRequest(const std::string& endpoint, int status);
+  void ObserveTtft(double seconds);
+  void ObserveInterToken(double seconds);
+  void AddTokens(int64_t prompt, int64_t cached, int64_t generated);
+  void AddDraft(int64_t proposed, int64_t accepted);
+
+  // Gauges read when the page is rendered.
+  struct Gauges {
+    int64_t active_sessions = 0;
+    int64_t connections = 0;
+    int64_t queue_depth = 0;
+    int64_t running = 0;
+    int64_t kv_cache_bytes = 0;
+    bool ready = false;
+  };
+  std::string Render(const Gauges& g) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  Histogram ttft_, itl_;
+  uint64_t prompt_ = 0, cached_ = 0, generated_ = 0, draft_proposed_ = 0, draft_accepted_ = 0;
+};
+
+}  // namespace glint::server

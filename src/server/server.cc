@@ -1,0 +1,122 @@
+#include "server/server.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "base/log.h"
+#include "engine/catalog.h"
+#include "server/connection.h"
+
+namespace glint::server {
+
+struct Server::Impl {
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  net::steady_timer expiry{ioc};
+  std::vector<std::thread> threads;
+  ServerState* state = nullptr;
+
+  void Accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) {
+        if (state->connections.load() >= state->options().max_connections) {
+          beast::error_code ignored;
+          socket.close(ignored);  // over the limit: refuse quietly
+        } else {
+          std::make_shared<HttpConnection>(std::move(socket), *state)->Start();
+        }
+      }
+      Accept();
+    });
+  }
+
+  void ScheduleExpiry() {
+    expiry.expires_after(std::chrono::seconds(5));
+    expiry.async_wait([this](beast::error_code ec) {
+      if (ec) return;
+      state->Expire();
+      ScheduleExpiry();
+    });
+  }
+};
+
+Result<std::unique_ptr<Server>> Server::Create(ServerOptions options,
+                                               std::vector<std::unique_ptr<ModelService>> models) {
+  std::unique_ptr<Server> s(new Server);
+  s->impl_ = std::make_unique<Impl>();
+  s->state_ = std::make_unique<ServerState>(options, std::move(models));
+  s->impl_->state = s->state_.get();
+  beast::error_code ec;
+  auto address = net::ip::make_address(options.host, ec);
+  if (ec) return Error(StatusCode::kInvalidArgument, "'{}' is not an IP address", options.host);
+  tcp::endpoint endpoint(address, static_cast<uint16_t>(options.port));
+  auto& acc = s->impl_->acceptor;
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error(StatusCode::kUnavailable, "cannot listen on {}:{}: {}", options.host,
+                 options.port, ec.message());
+  }
+  s->state_->ready.store(!s->state_->models().empty());
+  return s;
+}
+
+Server::~Server() {
+  Stop();
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+int Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::Run(int n_network_threads) {
+  impl_->Accept();
+  impl_->ScheduleExpiry();
+  for (int i = 1; i < n_network_threads; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+}
+
+void Server::Stop() {
+  net::post(impl_->ioc, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+    impl_->expiry.cancel();
+  });
+  impl_->ioc.stop();
+  for (const auto& m : state_->models()) m->scheduler->Shutdown();
+}
+
+Result<std::unique_ptr<ModelService>> LoadModelService(const std::string& spec,
+                                                       const ServerOptions& options) {
+  ASSIGN_OR_RETURN(std::string path, engine::ResolveModel(spec));
+  auto svc = std::make_unique<ModelService>();
+  ASSIGN_OR_RETURN(svc->model, model::Model::Load(path));
+  ASSIGN_OR_RETURN(svc->tokenizer, tokenizer::Tokenizer::FromGguf(svc->model->file()));
+  ASSIGN_OR_RETURN(auto tpl, tokenizer::ChatTemplate::FromGguf(svc->model->file()));
+  svc->chat_template = std::make_unique<tokenizer::ChatTemplate>(std::move(tpl));
+  const int32_t train_ctx = svc->model->hparams().n_ctx_train;
+  svc->n_ctx = train_ctx > 0 ? std::min(options.n_ctx, train_ctx) : options.n_ctx;
+  const std::string file = std::filesystem::path(path).filename().string();
+  if (spec == "fast" || spec == "smart") {
+    svc->id = "glint-" + spec;
+    svc->aliases = {spec, file};
+  } else {
+    svc->id = std::filesystem::path(path).stem().string();
+    svc->aliases = {file, path};
+  }
+  engine::Scheduler::Options so;
+  so.n_threads = options.n_threads;
+  so.max_active = options.parallel;
+  so.prefill_chunk = options.prefill_chunk;
+  so.max_unacked = options.max_unacked_tokens;
+  svc->scheduler = std::make_unique<engine::Scheduler>(*svc->model, *svc->tokenizer, so);
+  svc->pool = std::make_unique<engine::SessionPool>(*svc->model, svc->n_ctx, options.http_sessions);
+  return svc;
+}
+
+}  // namespace glint::server

@@ -1,0 +1,40 @@
+// The glint server: HTTP/1.1 and WebSocket on Boost.Beast, one event loop
+// (network threads never touch model state; each model's scheduler runs on
+// its own inference thread).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "server/service.h"
+
+namespace glint::server {
+
+class Server {
+ public:
+  // Binds the listening socket (port 0: any free port).
+  static Result<std::unique_ptr<Server>> Create(ServerOptions options,
+                                                std::vector<std::unique_ptr<ModelService>> models);
+  ~Server();
+
+  int port() const;
+  ServerState& state() { return *state_; }
+  // Serves until Stop (from a signal handler thread or another thread).
+  void Run(int n_network_threads = 1);
+  void Stop();
+
+ private:
+  Server() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<ServerState> state_;
+};
+
+// Loads a model ("fast", "smart" or a path) and starts its scheduler.
+Result<std::unique_ptr<ModelService>> LoadModelService(const std::string& spec,
+                                                       const ServerOptions& options);
+
+}  // namespace glint::server

@@ -1,0 +1,120 @@
+#include "server/service.h"
+
+#include <random>
+
+#include <fmt/format.h>
+
+namespace glint::server {
+
+bool ModelService::Matches(const std::string& name) const {
+  if (name == id) return true;
+  for (const auto& a : aliases) {
+    if (name == a) return true;
+  }
+  return false;
+}
+
+ServerState::ServerState(ServerOptions options, std::vector<std::unique_ptr<ModelService>> models)
+    : options_(std::move(options)), models_(std::move(models)) {
+  std::random_device rd;
+  id_salt_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+ModelService* ServerState::FindModel(const std::string& name) const {
+  if (models_.empty()) return nullptr;
+  if (name.empty() || name == "glint-auto" || name == "auto") return models_.front().get();
+  for (const auto& m : models_) {
+    if (m->Matches(name)) return m.get();
+  }
+  return nullptr;
+}
+
+void ServerState::Store(StoredResponse r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  r.expires = std::chrono::steady_clock::now() + std::chrono::seconds(options_.session_ttl_s);
+  stored_[r.id] = std::move(r);
+}
+
+std::optional<StoredResponse> ServerState::Lookup(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = stored_.find(id);
+  if (it == stored_.end() || it->second.expires < std::chrono::steady_clock::now()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+bool ServerState::Park(const std::string& key, ParkedSession parked) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (static_cast<int32_t>(parked_.size()) >= options_.max_sessions) return false;
+  parked.expires = std::chrono::steady_clock::now() + std::chrono::seconds(options_.session_ttl_s);
+  parked_[key] = std::move(parked);
+  return true;
+}
+
+std::optional<ParkedSession> ServerState::Adopt(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = parked_.find(key);
+  if (it == parked_.end()) return std::nullopt;
+  ParkedSession p = std::move(it->second);
+  parked_.erase(it);
+  if (p.expires < std::chrono::steady_clock::now()) return std::nullopt;
+  return p;
+}
+
+bool ServerState::TryBeginRequest() {
+  if (requests_.fetch_add(1) >= options_.max_requests) {
+    requests_.fetch_sub(1);
+    return false;
+  }
+  return true;
+}
+
+void ServerState::EndRequest() { requests_.fetch_sub(1); }
+
+bool ServerState::TryOpenSession() {
+  if (sessions_.fetch_add(1) >= options_.max_sessions) {
+    sessions_.fetch_sub(1);
+    return false;
+  }
+  return true;
+}
+
+void ServerState::CloseSession() { sessions_.fetch_sub(1); }
+
+Metrics::Gauges ServerState::Gauges() const {
+  Metrics::Gauges g;
+  g.connections = connections.load();
+  g.ready = ready.load();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    g.active_sessions = sessions_.load() + static_cast<int64_t>(parked_.size());
+    for (const auto& [key, p] : parked_) g.kv_cache_bytes += p.session->kv().used_bytes();
+  }
+  for (const auto& m : models_) {
+    g.queue_depth += m->scheduler->queued();
+    g.running += m->scheduler->active();
+    g.kv_cache_bytes += m->pool->IdleKvBytes();
+  }
+  return g;
+}
+
+void ServerState::Expire() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(stored_, [&](const auto& kv) { return kv.second.expires < now; });
+  std::erase_if(parked_, [&](const auto& kv) { return kv.second.expires < now; });
+}
+
+std::string ServerState::NewId(const char* prefix) {
+  uint64_t n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    n = ++id_counter_;
+  }
+  // Unique in this process, not guessable across processes.
+  uint64_t x = (n * 0x9E3779B97F4A7C15ull) ^ id_salt_;
+  return fmt::format("{}_{:016x}{:08x}", prefix, x, static_cast<uint32_t>(n));
+}
+
+}  // namespace glint::server

@@ -1,0 +1,129 @@
+// What the connections share: the served models (each with its scheduler
+// and session pool), stored responses and parked sessions, limits and
+// metrics. Network threads use it; only schedulers touch model state.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/scheduler.h"
+#include "engine/session_pool.h"
+#include "model/model.h"
+#include "server/metrics.h"
+#include "server/protocol.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace glint::server {
+
+using tokenizer::TokenId;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                    // 0: any free port
+  int32_t n_threads = 2;              // inference threads per model
+  int32_t parallel = 8;               // sequences decoded together
+  int32_t n_ctx = 8192;               // positions per session (capped by the model)
+  int32_t prefill_chunk = 64;         // prompt tokens between two decode steps
+  int32_t http_sessions = 4;          // KV caches kept for stateless HTTP requests
+  int32_t max_connections = 512;
+  int32_t max_sessions = 64;          // WebSocket sessions, open or parked
+  int32_t max_requests = 64;          // requests queued or running, server-wide
+  size_t max_body_bytes = 8u << 20;   // HTTP request body
+  size_t max_frame_bytes = 8u << 20;  // WebSocket message
+  int idle_timeout_s = 600;           // a connection with no traffic is closed
+  int session_ttl_s = 600;            // a parked session or stored response lives this long
+  int32_t max_unacked_tokens = 256;   // backpressure: tokens a reader may lag behind
+};
+
+// One loaded model and what serves it.
+struct ModelService {
+  std::string id;                    // "glint-fast"
+  std::vector<std::string> aliases;  // "fast", the file name, ...
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  std::unique_ptr<tokenizer::ChatTemplate> chat_template;
+  std::unique_ptr<engine::Scheduler> scheduler;
+  std::unique_ptr<engine::SessionPool> pool;
+  int32_t n_ctx = 0;
+
+  bool Matches(const std::string& name) const;
+  std::vector<TokenId> Encode(const std::string& text, bool add_bos) const {
+    return tokenizer->Encode(text, add_bos && tokenizer->add_bos(), /*parse_special=*/true);
+  }
+};
+
+// A response kept so that a later request can continue from it.
+struct StoredResponse {
+  std::string id;
+  std::string model_id;
+  std::vector<TokenId> tokens;  // the context after it: prompt and output
+  bool open_turn = false;       // the context ends inside the assistant's turn
+  SteadyTime expires;
+};
+
+// A WebSocket session's state when its connection is gone: kept under its
+// prompt_cache_key until it expires or a new connection adopts it.
+struct ParkedSession {
+  std::shared_ptr<engine::Session> session;
+  std::string model_id;
+  std::map<std::string, StoredResponse> responses;
+  SteadyTime expires;
+};
+
+class ServerState {
+ public:
+  ServerState(ServerOptions options, std::vector<std::unique_ptr<ModelService>> models);
+
+  const ServerOptions& options() const { return options_; }
+  Metrics& metrics() { return metrics_; }
+  const std::vector<std::unique_ptr<ModelService>>& models() const { return models_; }
+  // The model a request names ("" and "glint-auto": the first).
+  ModelService* FindModel(const std::string& name) const;
+
+  // Stored responses (store: true), visible to every connection.
+  void Store(StoredResponse r);
+  std::optional<StoredResponse> Lookup(const std::string& id);
+
+  bool Park(const std::string& key, ParkedSession parked);
+  std::optional<ParkedSession> Adopt(const std::string& key);
+
+  // Admission: a request slot, or false when max_requests are in flight.
+  bool TryBeginRequest();
+  void EndRequest();
+
+  // Open WebSocket sessions.
+  bool TryOpenSession();
+  void CloseSession();
+
+  std::atomic<int32_t> connections{0};
+  std::atomic<bool> ready{false};
+  std::atomic<bool> draining{false};
+
+  Metrics::Gauges Gauges() const;
+  // Drops what has expired.
+  void Expire();
+  std::string NewId(const char* prefix);
+
+ private:
+  ServerOptions options_;
+  std::vector<std::unique_ptr<ModelService>> models_;
+  Metrics metrics_;
+  mutable std::mutex mu_;
+  std::map<std::string, StoredResponse> stored_;
+  std::map<std::string, ParkedSession> parked_;
+  std::atomic<int32_t> requests_{0};
+  std::atomic<int32_t> sessions_{0};
+  uint64_t id_counter_ = 0;
+  uint64_t id_salt_;
+};
+
+}  // namespace glint::server

@@ -1,0 +1,260 @@
+// The Responses API in WebSocket mode: one connection is one conversation
+// whose context and KV cache stay on the server between turns.
+#include "base/log.h"
+#include "server/api.h"
+#include "server/connection.h"
+
+#include <fmt/format.h>
+
+namespace glint::server {
+namespace {
+
+// Responses a connection keeps for previous_response_id (the newest ones).
+constexpr size_t kMaxConnectionResponses = 64;
+
+}  // namespace
+
+WsConnection::WsConnection(beast::tcp_stream stream, ServerState& state)
+    : ws_(std::move(stream)), state_(state) {
+  state_.connections.fetch_add(1);
+}
+
+WsConnection::~WsConnection() {
+  state_.connections.fetch_sub(1);
+  if (generation_) generation_->Cancel();
+  if (request_slot_) state_.EndRequest();
+  if (session_slot_) state_.CloseSession();
+}
+
+void WsConnection::Start(http::request<http::string_body> upgrade) {
+  if (!state_.TryOpenSession()) {
+    // Over the limit: refuse the upgrade with a JSON error.
+    auto res = std::make_shared<http::response<http::string_body>>(http::status::service_unavailable,
+                                                                   upgrade.version());
+    res->set(http::field::content_type, "application/json");
+    res->body() = DumpJson(ApiError{503, "too_many_sessions",
+                                    fmt::format("the server holds its maximum of {} sessions",
+                                                state_.options().max_sessions)}.ToJson());
+    res->prepare_payload();
+    res->keep_alive(false);
+    http::async_write(beast::get_lowest_layer(ws_), *res,
+                      [self = shared_from_this(), res](beast::error_code, size_t) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    });
+    return;
+  }
+  session_slot_ = true;
+  beast::get_lowest_layer(ws_).expires_never();
+  websocket::stream_base::timeout timeout{};
+  timeout.handshake_timeout = std::chrono::seconds(30);
+  timeout.idle_timeout = std::chrono::seconds(state_.options().idle_timeout_s);
+  timeout.keep_alive_pings = false;  // silence for idle_timeout ends the session
+  ws_.set_option(timeout);
+  websocket::permessage_deflate pmd;
+  pmd.server_enable = true;
+  ws_.set_option(pmd);
+  ws_.read_message_max(state_.options().max_frame_bytes);
+  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    res.set(http::field::server, "glint");
+  }));
+  ws_.async_accept(upgrade, [self = shared_from_this()](beast::error_code ec) {
+    if (ec) return self->Close();
+    self->Read();
+  });
+}
+
+void WsConnection::Read() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&WsConnection::OnRead, shared_from_this()));
+}
+
+void WsConnection::OnRead(beast::error_code ec, size_t) {
+  if (ec) {
+    // A client that drops the socket without a close frame (the Codex CLI
+    // at exit) ends its session normally.
+    if (ec != websocket::error::closed && ec != net::error::eof &&
+        ec != net::error::connection_reset && ec != beast::error::timeout &&
+        ec != net::error::operation_aborted) {
+      LOG_DEBUG("websocket read: {}", ec.message());
+    }
+    return Close();
+  }
+  const std::string text = beast::buffers_to_string(buffer_.data());
+  buffer_.consume(buffer_.size());
+  if (!ws_.got_text()) {
+    SendError(BadRequest("binary_not_supported", "send events as JSON text frames"));
+    return Read();
+  }
+  auto parsed = ParseJson(text);
+  if (!parsed.ok()) {
+    SendError(parsed.error);
+    return Read();
+  }
+  const json& event = *parsed.value;
+  const std::string type =
+      event.is_object() && event.contains("type") && event["type"].is_string()
+          ? event["type"].get<std::string>() : "";
+  if (type == "response.create") {
+    HandleCreate(event);
+  } else if (type == "response.cancel") {
+    if (generation_) generation_->Cancel();
+  } else if (type == "response.processed") {
+    // Accepted silently.
+  } else if (type.empty()) {
+    SendError(BadRequest("missing_type", "every event needs a string 'type'", "type"));
+  } else {
+    SendError(BadRequest("unknown_event",
+                         fmt::format("unknown event type '{}'; send response.create or "
+                                     "response.cancel", type), "type"));
+  }
+  Read();
+}
+
+void WsConnection::HandleCreate(const json& body) {
+  if (generation_) {
+    return SendError(ApiError{409, "response_in_progress",
+                              "a response is already being generated on this connection; wait "
+                              "for it or send response.cancel"});
+  }
+  auto parsed = ParseResponseRequest(body);
+  if (!parsed.ok()) return SendError(parsed.error);
+  const ResponseRequest& request = *parsed.value;
+  if (state_.draining.load()) {
+    return SendError(ApiError{503, "server_shutting_down", "the server is draining"});
+  }
+  // A reconnecting client gets its parked session back.
+  if (!request.prompt_cache_key.empty() && cache_key_.empty()) {
+    cache_key_ = request.prompt_cache_key;
+    if (!session_) {
+      if (auto parked = state_.Adopt(cache_key_)) {
+        session_ = parked->session;
+        service_ = state_.FindModel(parked->model_id);
+        for (auto& [id, r] : parked->responses) {
+          response_order_.push_back(id);
+          responses_[id] = std::move(r);
+        }
+      }
+    }
+  }
+  std::optional<StoredResponse> previous;
+  if (!request.previous_response_id.empty()) {
+    if (auto it = responses_.find(request.previous_response_id); it != responses_.end()) {
+      previous = it->second;
+    } else {
+      previous = state_.Lookup(request.previous_response_id);
+    }
+    if (!previous) {
+      return SendError(BadRequest("previous_response_not_found",
+                                  fmt::format("response '{}' is not in this session; send the "
+                                              "full input", request.previous_response_id),
+                                  "previous_response_id"));
+    }
+  }
+  auto turn = PrepareResponseTurn(state_, request, previous ? &*previous : nullptr);
+  if (!turn.ok()) return SendError(turn.error);
+  if (!state_.TryBeginRequest()) {
+    return SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
+  }
+  request_slot_ = true;
+  ModelService* service = turn.value->service;
+  if (!session_ || service_ != service) {
+    session_ = std::make_shared<engine::Session>(*service->model, service->n_ctx);
+    service_ = service;
+  }
+  events_ = std::make_unique<ResponseEvents>(
+      state_.NewId("resp"), service_->id, request,
+      [this](const char* prefix) { return state_.NewId(prefix); });
+  for (const json& ev : events_->Start()) Send(ev);
+
+  auto prompt = std::make_shared<std::vector<TokenId>>(turn.value->prompt);
+  const bool store = request.store;
+  const bool generate = request.generate;
+  Generation::Handlers h;
+  auto self = shared_from_this();
+  h.on_text = [self](const std::string& text, int32_t tokens) {
+    auto evs = self->events_->Text(text);
+    for (size_t i = 0; i < evs.size(); ++i) self->Send(evs[i], i + 1 == evs.size() ? tokens : 0);
+  };
+  h.on_done = [self, prompt, store, generate](GenerationResult r) {
+    self->generation_.reset();
+    self->state_.EndRequest();
+    self->request_slot_ = false;
+    if (!r.job.status.ok()) {
+      const ApiError e = EngineError(r.job.status);
+      for (const json& ev : self->events_->Fail(e)) self->Send(ev);
+      self->state_.metrics().CountRequest("/v1/responses (websocket)", e.status);
+      return;
+    }
+    for (const json& ev : self->events_->Finish(r)) self->Send(ev);
+    StoredResponse stored = MakeStored(self->events_->id(), *self->service_, *prompt, r, generate);
+    if (store) self->state_.Store(stored);
+    self->response_order_.push_back(stored.id);
+    self->responses_[stored.id] = std::move(stored);
+    while (self->response_order_.size() > kMaxConnectionResponses) {
+      self->responses_.erase(self->response_order_.front());
+      self->response_order_.pop_front();
+    }
+    self->state_.metrics().CountRequest("/v1/responses (websocket)", 200);
+  };
+  generation_ = Generation::Start(state_, *service_, ws_.get_executor(), session_,
+                                  turn.value->prompt, request.params, request.generate,
+                                  !request.tools.empty() && request.tool_choice != "none",
+                                  std::move(h));
+}
+
+void WsConnection::Send(const json& event, int32_t ack_tokens) {
+  if (closed_) {
+    if (ack_tokens && generation_) generation_->Ack(ack_tokens);
+    return;
+  }
+  out_.push_back({DumpJson(event), ack_tokens});
+  Flush();
+}
+
+void WsConnection::SendError(const ApiError& e) {
+  json ev = e.ToJson();
+  ev["type"] = "error";
+  ev["status"] = e.status;
+  state_.metrics().CountRequest("/v1/responses (websocket)", e.status);
+  Send(ev);
+}
+
+void WsConnection::Flush() {
+  if (writing_ || out_.empty() || closed_) return;
+  writing_ = true;
+  ws_.text(true);
+  ws_.async_write(net::buffer(out_.front().text),
+                  [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWritten(ec); });
+}
+
+void WsConnection::OnWritten(beast::error_code ec) {
+  writing_ = false;
+  Out done = std::move(out_.front());
+  out_.pop_front();
+  if (done.tokens && generation_) generation_->Ack(done.tokens);
+  if (ec) return Close();
+  Flush();
+}
+
+void WsConnection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (generation_) generation_->Cancel();
+  for (const Out& o : out_) {
+    if (o.tokens && generation_) generation_->Ack(o.tokens);
+  }
+  if (!writing_) out_.clear();
+  // The session outlives the connection for a while under its key. (If a
+  // turn is still running, the scheduler finishes with the session before
+  // anyone can adopt it: Adopt only hands it to a new turn, which queues
+  // behind the cancelled one on the same inference thread.)
+  if (!cache_key_.empty() && session_ && service_) {
+    ParkedSession parked;
+    parked.session = session_;
+    parked.model_id = service_->id;
+    parked.responses = std::move(responses_);
+    state_.Park(cache_key_, std::move(parked));
+  }
+}
+
+}  // namespace glint::server
