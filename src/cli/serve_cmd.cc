@@ -21,6 +21,13 @@ struct ServeArgs {
 };
 
 int Serve(ServeArgs& a) {
+  // SIGINT and SIGTERM are taken by a thread of their own (below); block
+  // them first, so that every thread started from here on inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::vector<std::unique_ptr<server::ModelService>> models;
   for (const std::string& spec : a.models) {
     const auto t0 = Clock::now();
@@ -45,12 +52,6 @@ int Serve(ServeArgs& a) {
     return 1;
   }
   server::Server& s = *srv.value();
-  // Signals are taken by a thread of their own, which stops the server.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread signals([&s, set] {
     int sig = 0;
     sigwait(&set, &sig);
@@ -105,6 +106,8 @@ Runner AddServeCommand(CLI::App& app) {
   cmd->add_option("--session-ttl", args->options.session_ttl_s,
                   "Seconds a disconnected session and stored responses are kept")
       ->check(CLI::Range(0, 86400))->capture_default_str();
+  cmd->add_flag("--ws-echo", args->options.ws_echo,
+               "Serve a WebSocket echo at /v1/echo (for the Autobahn conformance suite)");
   cmd->add_option("--network-threads", args->network_threads, "Threads for the event loop")
       ->check(CLI::Range(1, 64))->capture_default_str();
   return [args] { return Serve(*args); };

@@ -117,4 +117,24 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   std::unique_ptr<ResponseEvents> events_;
 };
 
+// A WebSocket that echoes every message back (GET /v1/echo, only with
+// `glint serve --ws-echo`): the same Beast stream and options as the
+// Responses endpoint, for the Autobahn conformance suite.
+class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
+ public:
+  EchoConnection(beast::tcp_stream stream, ServerState& state);
+  ~EchoConnection();
+  void Start(http::request<http::string_body> upgrade);
+
+ private:
+  void Read();
+
+  websocket::stream<beast::tcp_stream> ws_;
+  ServerState& state_;
+  beast::flat_buffer buffer_;
+};
+
+// Options shared by every WebSocket the server accepts.
+void ConfigureWebSocket(websocket::stream<beast::tcp_stream>& ws, const ServerOptions& options);
+
 }  // namespace glint::server

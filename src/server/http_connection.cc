@@ -87,6 +87,11 @@ void HttpConnection::Handle() {
     ws->Start(std::move(req_));
     return;
   }
+  if (path == "/v1/echo" && state_.options().ws_echo && websocket::is_upgrade(req_)) {
+    endpoint_ = "/v1/echo";
+    std::make_shared<EchoConnection>(std::move(stream_), state_)->Start(std::move(req_));
+    return;
+  }
   if (path == "/health" && method == http::verb::get) {
     const bool ready = state_.ready.load() && !state_.draining.load();
     json models = json::array();

@@ -42,6 +42,7 @@ struct ServerOptions {
   int idle_timeout_s = 600;           // a connection with no traffic is closed
   int session_ttl_s = 600;            // a parked session or stored response lives this long
   int32_t max_unacked_tokens = 256;   // backpressure: tokens a reader may lag behind
+  bool ws_echo = false;               // GET /v1/echo: a WebSocket echo for conformance tests
 };
 
 // One loaded model and what serves it.

@@ -45,22 +45,52 @@ void WsConnection::Start(http::request<http::string_body> upgrade) {
     return;
   }
   session_slot_ = true;
-  beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout timeout{};
-  timeout.handshake_timeout = std::chrono::seconds(30);
-  timeout.idle_timeout = std::chrono::seconds(state_.options().idle_timeout_s);
-  timeout.keep_alive_pings = false;  // silence for idle_timeout ends the session
-  ws_.set_option(timeout);
-  websocket::permessage_deflate pmd;
-  pmd.server_enable = true;
-  ws_.set_option(pmd);
-  ws_.read_message_max(state_.options().max_frame_bytes);
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-    res.set(http::field::server, "glint");
-  }));
+  ConfigureWebSocket(ws_, state_.options());
   ws_.async_accept(upgrade, [self = shared_from_this()](beast::error_code ec) {
     if (ec) return self->Close();
     self->Read();
+  });
+}
+
+void ConfigureWebSocket(websocket::stream<beast::tcp_stream>& ws, const ServerOptions& options) {
+  beast::get_lowest_layer(ws).expires_never();
+  websocket::stream_base::timeout timeout{};
+  timeout.handshake_timeout = std::chrono::seconds(30);
+  timeout.idle_timeout = std::chrono::seconds(options.idle_timeout_s);
+  timeout.keep_alive_pings = false;  // silence for idle_timeout ends the session
+  ws.set_option(timeout);
+  websocket::permessage_deflate pmd;
+  pmd.server_enable = true;
+  ws.set_option(pmd);
+  ws.read_message_max(options.max_frame_bytes);
+  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    res.set(http::field::server, "glint");
+  }));
+}
+
+EchoConnection::EchoConnection(beast::tcp_stream stream, ServerState& state)
+    : ws_(std::move(stream)), state_(state) {
+  state_.connections.fetch_add(1);
+}
+
+EchoConnection::~EchoConnection() { state_.connections.fetch_sub(1); }
+
+void EchoConnection::Start(http::request<http::string_body> upgrade) {
+  ConfigureWebSocket(ws_, state_.options());
+  ws_.async_accept(upgrade, [self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->Read();
+  });
+}
+
+void EchoConnection::Read() {
+  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    if (ec) return;
+    self->ws_.text(self->ws_.got_text());
+    self->ws_.async_write(self->buffer_.data(), [self](beast::error_code ec, size_t) {
+      if (ec) return;
+      self->buffer_.consume(self->buffer_.size());
+      self->Read();
+    });
   });
 }
 

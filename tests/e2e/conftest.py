@@ -66,3 +66,56 @@ def reference_vocab(name):
         _reference_cache[key] = llama_cpp.Llama(model_path=model_path(name), vocab_only=True,
                                                 verbose=False)
     return _reference_cache[key]
+
+
+class GlintServer:
+    """A `glint serve` process on a free port, for the tests that talk to it."""
+
+    def __init__(self, *args, model="fast", threads=2):
+        import re
+        import threading
+
+        self.args = ["serve", "--model", model, "--port", "0", "--threads", str(threads), *args]
+        self.proc = subprocess.Popen([GLINT_BIN, *self.args], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.log = []
+        self.port = None
+        for line in self.proc.stderr:
+            self.log.append(line)
+            m = re.search(r"serving on http://[\d.]+:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if self.port is None:
+            self.proc.wait(timeout=10)
+            raise AssertionError("glint serve did not start:\n" + "".join(self.log))
+        # Keep draining stderr so the server never blocks on a full pipe.
+        self._drain = threading.Thread(target=lambda: [self.log.append(l) for l in self.proc.stderr],
+                                       daemon=True)
+        self._drain.start()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/v1/responses"
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def fast_server(glint_bin):
+    """One glint server on the fast model, shared by a test module."""
+    if not os.path.exists(model_path("fast")):
+        pytest.fail("model fast missing; run scripts/fetch-models fast")
+    server = GlintServer()
+    yield server
+    code = server.stop()
+    assert code == 0, "glint serve exited with %s:\n%s" % (code, "".join(server.log))
