@@ -6,7 +6,10 @@ namespace glint::server {
 
 ResponseEvents::ResponseEvents(std::string id, std::string model, const ResponseRequest& request,
                                std::function<std::string(const char*)> new_id)
-    : id_(std::move(id)), model_(std::move(model)), new_id_(std::move(new_id)) {
+    : id_(std::move(id)),
+      model_(std::move(model)),
+      new_id_(std::move(new_id)),
+      generate_(request.generate) {
   created_at_ = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
   json tools = json::array();
@@ -118,14 +121,14 @@ std::vector<json> ResponseEvents::Finish(const GenerationResult& result) {
   ParsedOutput parsed = ParseModelOutput(result.output);
   // The message: text shown while streaming is what the client has; the
   // parsed text agrees with it except for whitespace before a call.
-  if (!message_open_ && (!parsed.text.empty() || parsed.calls.empty())) {
+  if (generate_ && !message_open_ && (!parsed.text.empty() || parsed.calls.empty())) {
     auto opened = Text("");
     ev.insert(ev.end(), opened.begin(), opened.end());
   }
   if (message_open_) {
     const int64_t index = 0;
     Item& msg = output_[index];
-    msg.text = parsed.calls.empty() ? text_ : parsed.text;
+    msg.text = parsed.calls.empty() ? result.output : parsed.text;
     if (msg.text.size() > text_.size() && msg.text.compare(0, text_.size(), text_) == 0) {
       // Text held back until the end (a partial marker that never completed).
       auto more = Text(msg.text.substr(text_.size()));

@@ -52,6 +52,7 @@ class ResponseEvents {
   json error_;
   json incomplete_;
   std::vector<Item> output_;
+  bool generate_ = true;  // false: a warm-up, whose output is empty
   bool message_open_ = false;
   std::string text_;
   std::optional<engine::GenerateStats> stats_;  // set by Finish
