@@ -8,7 +8,31 @@ namespace {
 constexpr std::string_view kCallOpen = "<tool_call>";
 constexpr std::string_view kCallClose = "</tool_call>";
 
+using ordered_json = nlohmann::ordered_json;
+
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// JSON with ", " and ": " between items, keys in their original order: how
+// the chat template writes tool calls, so how the model learned to write
+// them (and a call rendered back matches the tokens the model produced).
+std::string SpacedJson(const ordered_json& j) {
+  std::string out;
+  if (j.is_object()) {
+    out = "{";
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it != j.begin()) out += ", ";
+      out += ordered_json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace);
+      out += ": " + SpacedJson(it.value());
+    }
+    return out + "}";
+  }
+  if (j.is_array()) {
+    out = "[";
+    for (size_t i = 0; i < j.size(); ++i) out += (i ? ", " : "") + SpacedJson(j[i]);
+    return out + "]";
+  }
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 // A schema without the keys that only help people ("title", "examples",
 // "$schema"), to save context.
@@ -30,10 +54,12 @@ json CompactSchema(const json& schema) {
 }
 
 std::string CallText(const Item& call) {
-  json args = json::parse(call.arguments, nullptr, false);
+  ordered_json args = ordered_json::parse(call.arguments, nullptr, false);
   if (args.is_discarded()) args = call.arguments;  // not JSON: pass it as a string
-  return std::string(kCallOpen) + "\n" + Dump(json{{"name", call.name}, {"arguments", args}}) +
-         "\n" + std::string(kCallClose);
+  ordered_json c = ordered_json::object();
+  c["name"] = call.name;
+  c["arguments"] = std::move(args);
+  return std::string(kCallOpen) + "\n" + SpacedJson(c) + "\n" + std::string(kCallClose);
 }
 
 // Items as chat messages: developer turns are system turns; a function call
@@ -118,7 +144,7 @@ ParsedOutput ParseModelOutput(const std::string& output) {
     const size_t body_start = open + kCallOpen.size();
     const std::string body = output.substr(
         body_start, (close == std::string::npos ? output.size() : close) - body_start);
-    json j = json::parse(body, nullptr, false);
+    ordered_json j = ordered_json::parse(body, nullptr, false);
     const bool valid = j.is_object() && j.contains("name") && j["name"].is_string();
     if (!valid) {
       p.text += output.substr(pos, (close == std::string::npos ? output.size()
@@ -130,8 +156,8 @@ ParsedOutput ParseModelOutput(const std::string& output) {
     Item call;
     call.kind = Item::Kind::kFunctionCall;
     call.name = j["name"].get<std::string>();
-    const json args = j.contains("arguments") ? j["arguments"] : json::object();
-    call.arguments = args.is_string() ? args.get<std::string>() : Dump(args);
+    const ordered_json args = j.contains("arguments") ? j["arguments"] : ordered_json::object();
+    call.arguments = args.is_string() ? args.get<std::string>() : SpacedJson(args);
     p.calls.push_back(std::move(call));
     pos = close == std::string::npos ? output.size() : close + kCallClose.size();
   }
