@@ -1,4 +1,4 @@
-# glint: the two commands people need are `make run` and `make test`.
+# glint: the two commands people need are `make serve` and `make test`.
 # Everything they depend on (Debian packages, the test virtualenv, the models,
 # the build) is set up on the way.
 
@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 GLINT := $(BUILD)/glint
 PROMPT ?= Write a Python function that returns the n-th Fibonacci number, with a docstring.
 
-.PHONY: all setup deps venv models models-fast build run test test-unit test-e2e \
+.PHONY: all setup deps venv models models-fast build serve run test test-unit test-e2e \
         test-asan bench fuzz clean
 
 all: build
@@ -43,6 +43,12 @@ models:
 	scripts/fetch-models all
 
 setup: deps venv models build
+
+PORT ?= 8080
+# Serves the fast model on 127.0.0.1:$(PORT): OpenAI-compatible HTTP, SSE and
+# the Responses WebSocket at ws://127.0.0.1:$(PORT)/v1/responses.
+serve: build models-fast
+	$(GLINT) serve --model fast --port $(PORT)
 
 run: build models-fast
 	$(GLINT) run --model fast --chat -n 200 -p "$(PROMPT)"
