@@ -10,6 +10,7 @@ Session::Session(const model::Model& model, int32_t n_ctx) : kv_(model.NewKvCach
 
 void Session::Truncate(int32_t n) {
   if (n < static_cast<int32_t>(tokens_.size())) tokens_.resize(std::max(n, 0));
+  if (n < logits_len_) logits_len_ = -1;
   kv_->Truncate(static_cast<int32_t>(tokens_.size()));
 }
 

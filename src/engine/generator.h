@@ -38,6 +38,11 @@ class Session {
   friend class Scheduler;
   std::unique_ptr<model::KvCache> kv_;
   std::vector<TokenId> tokens_;
+  // The logits after the first logits_len_ tokens (the end of the last
+  // prompt prefilled), so that the same prompt again needs no forward pass;
+  // -1 when none.
+  std::vector<float> logits_;
+  int32_t logits_len_ = -1;
 };
 
 struct GenerateOptions {

@@ -155,16 +155,28 @@ void Scheduler::Admit(const std::shared_ptr<Job>& job) {
   while (common < held.size() && common < j.prompt.size() && held[common] == j.prompt[common]) {
     ++common;
   }
-  // The last prompt token is always evaluated, to have its logits.
-  if (common == j.prompt.size()) --common;
-  s.Truncate(static_cast<int32_t>(common));
-  j.common_ = static_cast<int32_t>(common);
-  j.done_ = 0;
-  j.result_.stats.cached_tokens = j.common_;
-  j.logits_.resize(model_.hparams().n_vocab);
   j.sampler_ = std::make_unique<sampling::Sampler>(j.options.sampling);
   for (TokenId t : j.prompt) j.sampler_->Accept(t);
   j.decoder_ = std::make_unique<tokenizer::StreamDecoder>(tokenizer_);
+  j.done_ = 0;
+  // The whole prompt is cached and so are the logits at its end (a retry,
+  // or the same short request again): nothing to evaluate.
+  const int32_t n_prompt = static_cast<int32_t>(j.prompt.size());
+  if (common == j.prompt.size() && s.logits_len_ == n_prompt) {
+    s.Truncate(n_prompt);
+    j.common_ = n_prompt;
+    j.result_.stats.cached_tokens = n_prompt;
+    if (!j.generate) return Finish(j, Status::Ok(), "stop");
+    j.state_ = Job::State::kDecode;
+    EmitNext(j, s.logits_.data());
+    return;
+  }
+  // Otherwise the last prompt token is always evaluated, to have its logits.
+  if (common == j.prompt.size()) --common;
+  s.Truncate(static_cast<int32_t>(common));
+  j.common_ = static_cast<int32_t>(common);
+  j.result_.stats.cached_tokens = j.common_;
+  j.logits_.resize(model_.hparams().n_vocab);
 }
 
 void Scheduler::PrefillStep(Job& j) {
@@ -183,6 +195,8 @@ void Scheduler::PrefillStep(Job& j) {
   j.done_ += n;
   j.result_.stats.prefill_s += SecondsSince(t0);
   if (j.done_ < n_total) return;
+  s.logits_ = j.logits_;
+  s.logits_len_ = static_cast<int32_t>(j.prompt.size());
   if (!j.generate) return Finish(j, Status::Ok(), "stop");
   j.state_ = Job::State::kDecode;
   EmitNext(j, j.logits_.data());

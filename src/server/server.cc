@@ -25,6 +25,10 @@ struct Server::Impl {
           beast::error_code ignored;
           socket.close(ignored);  // over the limit: refuse quietly
         } else {
+          // Events are small and latency is the product: no Nagle delay
+          // (which, with delayed ACKs, stalls a stream of small writes by
+          // tens of milliseconds).
+          socket.set_option(tcp::no_delay(true), ec);
           std::make_shared<HttpConnection>(std::move(socket), *state)->Start();
         }
       }

@@ -131,6 +131,25 @@ TEST(Scheduler, WarmUpThenContinuationReusesTheCache) {
   EXPECT_EQ(r.stats.prompt_tokens, static_cast<int32_t>(full.size()));
 }
 
+TEST(Scheduler, TheSamePromptAgainNeedsNoForwardPass) {
+  REQUIRE_FAST();
+  Scheduler sched(*Fast().model, *Fast().tok, {});
+  auto session = std::make_shared<Session>(*Fast().model, 512);
+  const auto prompt = Prompt("What is a linked list?");
+  Outcome first, second;
+  sched.Submit(MakeJob(session, prompt, 10, &first));
+  JobResult a = first.done.get_future().get();
+  ASSERT_TRUE(a.status.ok());
+  EXPECT_EQ(a.stats.cached_tokens, 0);
+  sched.Submit(MakeJob(session, prompt, 10, &second));
+  JobResult b = second.done.get_future().get();
+  ASSERT_TRUE(b.status.ok());
+  EXPECT_EQ(b.stats.cached_tokens, static_cast<int32_t>(prompt.size()));
+  EXPECT_EQ(b.stats.prefill_s, 0.0);
+  EXPECT_EQ(second.streamed, first.streamed);
+  EXPECT_EQ(second.streamed, Single(prompt, 10));
+}
+
 TEST(Scheduler, CancelStopsWithinAStepAndLeavesTheSessionUsable) {
   REQUIRE_FAST();
   Scheduler sched(*Fast().model, *Fast().tok, {});
