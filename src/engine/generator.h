@@ -43,6 +43,7 @@ class Session {
   // -1 when none.
   std::vector<float> logits_;
   int32_t logits_len_ = -1;
+  bool in_use_ = false;  // a scheduler job holds it (inference thread only)
 };
 
 struct GenerateOptions {

@@ -68,8 +68,16 @@ void Scheduler::Loop() {
         }
         return false;
       };
-      while (!stopping_ && !runnable() &&
-             (incoming_.empty() || static_cast<int32_t>(active_.size()) >= options_.max_active)) {
+      // A job waits while another job uses its session (a turn queued
+      // behind its connection's warm-up): one job per session at a time.
+      auto admissible = [&] {
+        if (static_cast<int32_t>(active_.size()) >= options_.max_active) return false;
+        for (auto& j : incoming_) {
+          if (!j->session->in_use_ || j->cancelled()) return true;
+        }
+        return false;
+      };
+      while (!stopping_ && !runnable() && !admissible()) {
         if (active_.empty()) {
           cv_.wait(lock);
         } else {
@@ -82,10 +90,17 @@ void Scheduler::Loop() {
         incoming_.clear();
         n_queued_.store(0, std::memory_order_relaxed);
       } else {
-        while (!incoming_.empty() &&
-               static_cast<int32_t>(active_.size() + admitted.size()) < options_.max_active) {
-          admitted.push_back(std::move(incoming_.front()));
-          incoming_.pop_front();
+        for (auto it = incoming_.begin(); it != incoming_.end() &&
+             static_cast<int32_t>(active_.size() + admitted.size()) < options_.max_active;) {
+          Job& j = **it;
+          if (j.session->in_use_ && !j.cancelled()) {
+            ++it;
+            continue;
+          }
+          // A cancelled job never runs, so it need not wait for the session.
+          if (!j.cancelled()) j.session->in_use_ = j.holds_session_ = true;
+          admitted.push_back(std::move(*it));
+          it = incoming_.erase(it);
         }
         n_queued_.store(static_cast<int32_t>(incoming_.size()), std::memory_order_relaxed);
       }
@@ -100,11 +115,18 @@ void Scheduler::Loop() {
       n_active_.store(0, std::memory_order_relaxed);
       return;
     }
-    for (auto& j : admitted) Admit(j);
-
     // Cancelled jobs leave before any work is spent on them.
     for (auto& j : active_) {
       if (j->cancelled()) Finish(*j, Status::Ok(), "cancelled");
+    }
+    for (auto& j : admitted) {
+      if (j->cancelled()) {
+        j->state_ = Job::State::kQueued;
+        active_.push_back(j);
+        Finish(*j, Status::Ok(), "cancelled");
+      } else {
+        Admit(j);
+      }
     }
 
     batch.clear();
@@ -162,6 +184,13 @@ void Scheduler::Admit(const std::shared_ptr<Job>& job) {
   // The whole prompt is cached and so are the logits at its end (a retry,
   // or the same short request again): nothing to evaluate.
   const int32_t n_prompt = static_cast<int32_t>(j.prompt.size());
+  // A warm-up whose prompt the session already holds has nothing to do; it
+  // leaves what the cache holds past it (the rest of a resumed conversation).
+  if (common == j.prompt.size() && !j.generate) {
+    j.common_ = n_prompt;
+    j.result_.stats.cached_tokens = n_prompt;
+    return Finish(j, Status::Ok(), "stop");
+  }
   if (common == j.prompt.size() && s.logits_len_ == n_prompt) {
     s.Truncate(n_prompt);
     j.common_ = n_prompt;
@@ -253,6 +282,7 @@ bool Scheduler::EmitNext(Job& j, const float* logits) {
 void Scheduler::Finish(Job& j, Status status, const std::string& reason) {
   if (j.state_ == Job::State::kQueued && !j.on_done) return;
   j.state_ = Job::State::kQueued;
+  if (j.holds_session_) j.session->in_use_ = j.holds_session_ = false;
   JobResult r = std::move(j.result_);
   r.status = std::move(status);
   r.stats.finish_reason = reason;

@@ -73,6 +73,7 @@ class Job {
   std::atomic<int32_t> unacked_{0};
   // Inference-thread state.
   State state_ = State::kQueued;
+  bool holds_session_ = false;  // admitted: the session is this job's
   Clock::time_point submitted_, started_, first_token_;
   int32_t common_ = 0;   // prompt tokens reused from the session's cache
   int32_t done_ = 0;     // prompt tokens past common_ evaluated so far

@@ -89,6 +89,9 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   void Read();
   void OnRead(beast::error_code ec, size_t bytes);
   void HandleCreate(const json& body);
+  void StartWarmUp(std::shared_ptr<std::vector<TokenId>> prompt, bool store);
+  // Keeps a response for previous_response_id (and server-wide with store).
+  void Remember(StoredResponse stored, bool store);
   void Send(const json& event, int32_t ack_tokens = 0);
   void SendError(const ApiError& e);
   void Flush();
@@ -113,7 +116,10 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   std::map<std::string, StoredResponse> responses_;
   std::deque<std::string> response_order_;  // oldest first, to bound responses_
   std::string cache_key_;
-  std::shared_ptr<Generation> generation_;
+  std::shared_ptr<Generation> generation_;  // the response being streamed
+  std::shared_ptr<Generation> warmup_;      // a warm-up's prefill, answered already
+  int warmup_slots_ = 0;     // request slots held by warm-up prefills
+  uint64_t warmup_seq_ = 0;
   std::unique_ptr<ResponseEvents> events_;
 };
 

@@ -22,7 +22,9 @@ WsConnection::WsConnection(beast::tcp_stream stream, ServerState& state)
 WsConnection::~WsConnection() {
   state_.connections.fetch_sub(1);
   if (generation_) generation_->Cancel();
+  if (warmup_) warmup_->Cancel();
   if (request_slot_) state_.EndRequest();
+  for (int i = 0; i < warmup_slots_; ++i) state_.EndRequest();
   if (session_slot_) state_.CloseSession();
 }
 
@@ -185,9 +187,9 @@ void WsConnection::HandleCreate(const json& body) {
   if (!state_.TryBeginRequest()) {
     return SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
   }
-  request_slot_ = true;
   ModelService* service = turn.value->service;
   if (!session_ || service_ != service) {
+    if (warmup_) warmup_->Cancel();
     session_ = std::make_shared<engine::Session>(*service->model, service->n_ctx);
     service_ = service;
   }
@@ -195,17 +197,18 @@ void WsConnection::HandleCreate(const json& body) {
       state_.NewId("resp"), service_->id, request,
       [this](const char* prefix) { return state_.NewId(prefix); });
   for (const json& ev : events_->Start()) Send(ev);
-
   auto prompt = std::make_shared<std::vector<TokenId>>(turn.value->prompt);
   const bool store = request.store;
-  const bool generate = request.generate;
-  Generation::Handlers h;
   auto self = shared_from_this();
+  if (!request.generate) return StartWarmUp(std::move(prompt), store);
+
+  request_slot_ = true;
+  Generation::Handlers h;
   h.on_text = [self](const std::string& text, int32_t tokens) {
     auto evs = self->events_->Text(text);
     for (size_t i = 0; i < evs.size(); ++i) self->Send(evs[i], i + 1 == evs.size() ? tokens : 0);
   };
-  h.on_done = [self, prompt, store, generate](GenerationResult r) {
+  h.on_done = [self, prompt, store](GenerationResult r) {
     self->generation_.reset();
     self->state_.EndRequest();
     self->request_slot_ = false;
@@ -216,20 +219,51 @@ void WsConnection::HandleCreate(const json& body) {
       return;
     }
     for (const json& ev : self->events_->Finish(r)) self->Send(ev);
-    StoredResponse stored = MakeStored(self->events_->id(), *self->service_, *prompt, r, generate);
-    if (store) self->state_.Store(stored);
-    self->response_order_.push_back(stored.id);
-    self->responses_[stored.id] = std::move(stored);
-    while (self->response_order_.size() > kMaxConnectionResponses) {
-      self->responses_.erase(self->response_order_.front());
-      self->response_order_.pop_front();
-    }
+    self->Remember(MakeStored(self->events_->id(), *self->service_, *prompt, r, true), store);
     self->state_.metrics().CountRequest("/v1/responses (websocket)", 200);
   };
   generation_ = Generation::Start(state_, *service_, ws_.get_executor(), session_,
-                                  turn.value->prompt, request.params, request.generate,
+                                  turn.value->prompt, request.params, true,
                                   !request.tools.empty() && request.tool_choice != "none",
                                   std::move(h));
+}
+
+// A warm-up is answered at once: a client waits only briefly for it (the
+// Codex CLI 15 s, less than prefilling its 5,600-token base prompt takes on
+// two cores), and its input is known. The prefill then runs on the session;
+// the next turn queues behind it in the scheduler (one job per session)
+// and finds the prompt in the cache.
+void WsConnection::StartWarmUp(std::shared_ptr<std::vector<TokenId>> prompt, bool store) {
+  GenerationResult now;
+  now.finish_reason = "stop";
+  now.job.stats.prompt_tokens = static_cast<int32_t>(prompt->size());
+  for (const json& ev : events_->Finish(now)) Send(ev);
+  Remember(MakeStored(events_->id(), *service_, *prompt, now, false), store);
+  state_.metrics().CountRequest("/v1/responses (websocket)", 200);
+  if (warmup_) warmup_->Cancel();  // superseded: the new warm-up covers it
+  ++warmup_slots_;
+  const uint64_t seq = ++warmup_seq_;
+  Generation::Handlers h;
+  auto self = shared_from_this();
+  h.on_done = [self, seq](GenerationResult r) {
+    if (self->warmup_seq_ == seq) self->warmup_.reset();
+    --self->warmup_slots_;
+    self->state_.EndRequest();
+    if (!r.job.status.ok()) LOG_DEBUG("warm-up prefill failed: {}", r.job.status.message());
+  };
+  GenerationParams params;
+  warmup_ = Generation::Start(state_, *service_, ws_.get_executor(), session_, *prompt, params,
+                              /*generate=*/false, false, std::move(h));
+}
+
+void WsConnection::Remember(StoredResponse stored, bool store) {
+  if (store) state_.Store(stored);
+  response_order_.push_back(stored.id);
+  responses_[stored.id] = std::move(stored);
+  while (response_order_.size() > kMaxConnectionResponses) {
+    responses_.erase(response_order_.front());
+    response_order_.pop_front();
+  }
 }
 
 void WsConnection::Send(const json& event, int32_t ack_tokens) {
@@ -270,6 +304,9 @@ void WsConnection::Close() {
   if (closed_) return;
   closed_ = true;
   if (generation_) generation_->Cancel();
+  // A warm-up still prefilling keeps going when the session will be parked
+  // (the client reconnects to a warmer cache); otherwise it is cancelled.
+  if (warmup_ && cache_key_.empty()) warmup_->Cancel();
   for (const Out& o : out_) {
     if (o.tokens && generation_) generation_->Ack(o.tokens);
   }

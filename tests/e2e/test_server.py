@@ -5,6 +5,7 @@ with whole, WebSocket turns with fresh HTTP requests, concurrent with alone."""
 import asyncio
 import json
 import re
+import time
 import urllib.request
 
 import pytest
@@ -208,4 +209,9 @@ def test_sixteen_concurrent_sessions_equal_single_sessions(fast_server):
         return await asyncio.gather(*[ws_answer(fast_server.ws_url, p, 16) for p in prompts])
 
     assert asyncio.run(together()) == alone
+    # The gauge follows within a scheduler step.
+    for _ in range(100):
+        if metric(fast_server, "glint_running_requests") == 0:
+            break
+        time.sleep(0.02)
     assert metric(fast_server, "glint_running_requests") == 0

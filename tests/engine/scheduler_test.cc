@@ -131,6 +131,41 @@ TEST(Scheduler, WarmUpThenContinuationReusesTheCache) {
   EXPECT_EQ(r.stats.prompt_tokens, static_cast<int32_t>(full.size()));
 }
 
+// A turn submitted while its session's warm-up still runs waits for it (one
+// job per session) and then finds the warm-up's tokens in the cache; a
+// warm-up of a prefix the session holds leaves the rest of the cache alone.
+TEST(Scheduler, JobsOnOneSessionRunOneAtATime) {
+  REQUIRE_FAST();
+  Scheduler sched(*Fast().model, *Fast().tok, {});
+  auto session = std::make_shared<Session>(*Fast().model, 512);
+  std::vector<TokenId> system = Fast().tok->Encode(
+      "<|im_start|>system\nYou are a terse assistant who answers in one line.<|im_end|>\n", false,
+      true);
+  std::vector<TokenId> full = system;
+  auto turn = Prompt("Say hi.");
+  full.insert(full.end(), turn.begin(), turn.end());
+  Outcome warm, out;
+  auto warm_job = MakeJob(session, system, 8, &warm);
+  warm_job->generate = false;
+  sched.Submit(warm_job);
+  sched.Submit(MakeJob(session, full, 6, &out));
+  ASSERT_TRUE(warm.done.get_future().get().status.ok());
+  JobResult r = out.done.get_future().get();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.stats.cached_tokens, static_cast<int32_t>(system.size()));
+  EXPECT_EQ(out.streamed, Single(full, 6));
+
+  const size_t held = session->tokens().size();
+  Outcome again;
+  auto rewarm = MakeJob(session, system, 8, &again);
+  rewarm->generate = false;
+  sched.Submit(rewarm);
+  JobResult w = again.done.get_future().get();
+  ASSERT_TRUE(w.status.ok());
+  EXPECT_EQ(w.stats.cached_tokens, static_cast<int32_t>(system.size()));
+  EXPECT_EQ(session->tokens().size(), held);
+}
+
 TEST(Scheduler, TheSamePromptAgainNeedsNoForwardPass) {
   REQUIRE_FAST();
   Scheduler sched(*Fast().model, *Fast().tok, {});
