@@ -12,6 +12,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
+#include "server/api.h"
 #include "server/generation.h"
 #include "server/responses.h"
 #include "server/service.h"
@@ -41,6 +42,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void HandleResponses(const json& body);
   void HandleChat(const json& body);
   void HandleCompletion(const json& body);
+  // Takes a request slot and a pooled session for the turn, or answers 503.
+  bool Admit(const PreparedTurn& turn);
+  // A chat or text completion that failed (inside the stream once begun).
+  void FailCompletion(const ApiError& e, bool streaming);
 
   // Whole responses.
   void SendJson(int status, const json& body);

@@ -164,12 +164,7 @@ void HttpConnection::HandleResponses(const json& body) {
   }
   auto turn = PrepareResponseTurn(state_, request, previous ? &*previous : nullptr);
   if (!turn.ok()) return SendError(turn.error);
-  if (!state_.TryBeginRequest()) {
-    return SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
-  }
-  request_slot_ = true;
-  service_ = turn.value->service;
-  pooled_ = service_->pool->Acquire(turn.value->prompt);
+  if (!Admit(*turn.value)) return;
   auto events = std::make_shared<ResponseEvents>(
       state_.NewId("resp"), service_->id, request,
       [this](const char* prefix) { return state_.NewId(prefix); });
@@ -217,12 +212,7 @@ void HttpConnection::HandleChat(const json& body) {
   const ChatRequest& request = *parsed.value;
   auto turn = PrepareChatTurn(state_, request);
   if (!turn.ok()) return SendError(turn.error);
-  if (!state_.TryBeginRequest()) {
-    return SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
-  }
-  request_slot_ = true;
-  service_ = turn.value->service;
-  pooled_ = service_->pool->Acquire(turn.value->prompt);
+  if (!Admit(*turn.value)) return;
   const std::string id = state_.NewId("chatcmpl");
   const std::string model = service_->id;
   const int64_t created = UnixSeconds();
@@ -242,13 +232,7 @@ void HttpConnection::HandleChat(const json& body) {
     self->StreamData(SseData(ChatChunk(id, model, created, {{"content", text}}, nullptr)), tokens);
   };
   h.on_done = [self, stream, id, model, created, tools, include_usage](GenerationResult r) {
-    if (!r.job.status.ok()) {
-      const ApiError e = EngineError(r.job.status);
-      if (!stream) return self->SendError(e);
-      self->status_ = e.status;
-      self->StreamData(SseData(e.ToJson()), 0);
-      return self->EndStream();
-    }
+    if (!r.job.status.ok()) return self->FailCompletion(EngineError(r.job.status), stream);
     json body = ChatCompletionBody(id, model, created, r, tools);
     if (!stream) return self->SendJson(200, body);
     const json& choice = body["choices"][0];
@@ -278,12 +262,7 @@ void HttpConnection::HandleCompletion(const json& body) {
   const CompletionRequest& request = *parsed.value;
   auto turn = PrepareCompletion(state_, request);
   if (!turn.ok()) return SendError(turn.error);
-  if (!state_.TryBeginRequest()) {
-    return SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
-  }
-  request_slot_ = true;
-  service_ = turn.value->service;
-  pooled_ = service_->pool->Acquire(turn.value->prompt);
+  if (!Admit(*turn.value)) return;
   const std::string id = state_.NewId("cmpl");
   const std::string model = service_->id;
   const int64_t created = UnixSeconds();
@@ -301,13 +280,7 @@ void HttpConnection::HandleCompletion(const json& body) {
     self->StreamData(SseData(CompletionBody(id, model, created, text, nullptr, nullptr)), tokens);
   };
   h.on_done = [self, stream, id, model, created, echo](GenerationResult r) {
-    if (!r.job.status.ok()) {
-      const ApiError e = EngineError(r.job.status);
-      if (!stream) return self->SendError(e);
-      self->status_ = e.status;
-      self->StreamData(SseData(e.ToJson()), 0);
-      return self->EndStream();
-    }
+    if (!r.job.status.ok()) return self->FailCompletion(EngineError(r.job.status), stream);
     const std::string finish = r.finish_reason == "length" ? "length" : "stop";
     if (!stream) {
       return self->SendJson(200, CompletionBody(id, model, created, echo + r.output, finish,
@@ -319,6 +292,25 @@ void HttpConnection::HandleCompletion(const json& body) {
   };
   generation_ = Generation::Start(state_, *service_, stream_.get_executor(), pooled_,
                                   turn.value->prompt, request.params, true, false, std::move(h));
+}
+
+bool HttpConnection::Admit(const PreparedTurn& turn) {
+  if (!state_.TryBeginRequest()) {
+    SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
+    return false;
+  }
+  request_slot_ = true;
+  service_ = turn.service;
+  pooled_ = service_->pool->Acquire(turn.prompt);
+  return true;
+}
+
+void HttpConnection::FailCompletion(const ApiError& e, bool streaming) {
+  if (!streaming) return SendError(e);
+  // The stream has begun with 200: the error goes in the stream.
+  status_ = e.status;
+  StreamData(SseData(e.ToJson()), 0);
+  EndStream();
 }
 
 void HttpConnection::SendJson(int status, const json& body) {
