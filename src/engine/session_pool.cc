@@ -43,12 +43,10 @@ void SessionPool::Release(std::shared_ptr<Session> session) {
   }
 }
 
-size_t SessionPool::IdleKvBytes() const {
+size_t SessionPool::KvBytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
-  for (const Slot& s : pool_) {
-    if (!s.busy) n += s.session->kv().used_bytes();
-  }
+  for (const Slot& s : pool_) n += s.session->kv().used_bytes();  // a relaxed atomic read
   return n;
 }
 

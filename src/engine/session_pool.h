@@ -26,8 +26,8 @@ class SessionPool {
   // pool's size are dropped).
   void Release(std::shared_ptr<Session> session);
 
-  // Bytes of KV cache holding positions, over the idle sessions.
-  size_t IdleKvBytes() const;
+  // Bytes of KV cache holding positions, over the pool's sessions.
+  size_t KvBytes() const;
   int32_t n_ctx() const { return n_ctx_; }
 
  private:

@@ -2,6 +2,7 @@
 // F16, as the reference stores them by default.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -15,16 +16,20 @@ class KvCache {
   KvCache(const HParams& hp, int32_t n_ctx);
 
   int32_t capacity() const { return n_ctx_; }
-  int32_t size() const { return n_past_; }  // positions filled
+  // Positions filled. Atomic so that other threads may read it (metrics)
+  // while the inference thread writes.
+  int32_t size() const { return n_past_.load(std::memory_order_relaxed); }
   // Drops positions >= n (rolls back a rejected draft, or restarts a turn
   // from a shared prefix).
   void Truncate(int32_t n) {
-    if (n < n_past_) n_past_ = n < 0 ? 0 : n;
+    if (n < size()) n_past_.store(n < 0 ? 0 : n, std::memory_order_relaxed);
   }
-  void Clear() { n_past_ = 0; }
+  void Clear() { n_past_.store(0, std::memory_order_relaxed); }
   // Bytes reserved for the whole context, and bytes holding positions.
   size_t bytes() const { return (k_.size() + v_.size()) * sizeof(uint16_t); }
-  size_t used_bytes() const { return 2 * static_cast<size_t>(n_layers_) * n_past_ * row_ * sizeof(uint16_t); }
+  size_t used_bytes() const {
+    return 2 * static_cast<size_t>(n_layers_) * size() * row_ * sizeof(uint16_t);
+  }
 
   // K and V rows of layer l at position pos: n_kv_heads x head_dim halves.
   uint16_t* k(int32_t layer, int32_t pos) { return k_.data() + Offset(layer, pos); }
@@ -32,7 +37,7 @@ class KvCache {
   const uint16_t* k(int32_t layer, int32_t pos) const { return k_.data() + Offset(layer, pos); }
   const uint16_t* v(int32_t layer, int32_t pos) const { return v_.data() + Offset(layer, pos); }
 
-  void Advance(int32_t n) { n_past_ += n; }
+  void Advance(int32_t n) { n_past_.fetch_add(n, std::memory_order_relaxed); }
 
  private:
   size_t Offset(int32_t layer, int32_t pos) const {
@@ -41,7 +46,7 @@ class KvCache {
 
   int32_t n_ctx_;
   int32_t n_layers_;
-  int32_t n_past_ = 0;
+  std::atomic<int32_t> n_past_{0};
   size_t row_;                   // n_kv_heads * head_dim
   AlignedBuffer<uint16_t> k_;    // [n_layers][n_ctx][n_kv_heads][head_dim]
   AlignedBuffer<uint16_t> v_;    // [n_layers][n_ctx][n_kv_heads][head_dim]

@@ -82,6 +82,12 @@ bool ServerState::TryOpenSession() {
 
 void ServerState::CloseSession() { sessions_.fetch_sub(1); }
 
+void ServerState::TrackSession(const std::shared_ptr<engine::Session>& session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(tracked_, [](const auto& w) { return w.expired(); });
+  tracked_.push_back(session);
+}
+
 Metrics::Gauges ServerState::Gauges() const {
   Metrics::Gauges g;
   g.connections = connections.load();
@@ -89,12 +95,15 @@ Metrics::Gauges ServerState::Gauges() const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     g.active_sessions = sessions_.load() + static_cast<int64_t>(parked_.size());
-    for (const auto& [key, p] : parked_) g.kv_cache_bytes += p.session->kv().used_bytes();
+    std::erase_if(tracked_, [](const auto& w) { return w.expired(); });
+    for (const auto& w : tracked_) {
+      if (auto s = w.lock()) g.kv_cache_bytes += s->kv().used_bytes();
+    }
   }
   for (const auto& m : models_) {
     g.queue_depth += m->scheduler->queued();
     g.running += m->scheduler->active();
-    g.kv_cache_bytes += m->pool->IdleKvBytes();
+    g.kv_cache_bytes += m->pool->KvBytes();
   }
   return g;
 }

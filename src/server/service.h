@@ -109,6 +109,10 @@ class ServerState {
   std::atomic<bool> ready{false};
   std::atomic<bool> draining{false};
 
+  // WebSocket sessions, for the KV cache gauge (open or parked; expired
+  // entries are dropped as they are found).
+  void TrackSession(const std::shared_ptr<engine::Session>& session);
+
   Metrics::Gauges Gauges() const;
   // Drops what has expired.
   void Expire();
@@ -121,6 +125,7 @@ class ServerState {
   mutable std::mutex mu_;
   std::map<std::string, StoredResponse> stored_;
   std::map<std::string, ParkedSession> parked_;
+  mutable std::vector<std::weak_ptr<engine::Session>> tracked_;
   std::atomic<int32_t> requests_{0};
   std::atomic<int32_t> sessions_{0};
   uint64_t id_counter_ = 0;

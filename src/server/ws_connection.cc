@@ -192,6 +192,7 @@ void WsConnection::HandleCreate(const json& body) {
     if (warmup_) warmup_->Cancel();
     session_ = std::make_shared<engine::Session>(*service->model, service->n_ctx);
     service_ = service;
+    state_.TrackSession(session_);
   }
   events_ = std::make_unique<ResponseEvents>(
       state_.NewId("resp"), service_->id, request,

@@ -3,7 +3,9 @@
 // of a single-session Generator; cancellation, warm-up and overflow behave.
 #include "engine/scheduler.h"
 
+#include <atomic>
 #include <future>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -164,6 +166,50 @@ TEST(Scheduler, JobsOnOneSessionRunOneAtATime) {
   ASSERT_TRUE(w.status.ok());
   EXPECT_EQ(w.stats.cached_tokens, static_cast<int32_t>(system.size()));
   EXPECT_EQ(session->tokens().size(), held);
+}
+
+// A consumer that does not acknowledge its tokens holds back its own job
+// (after max_unacked tokens) and nobody else's.
+TEST(Scheduler, ASlowReaderHoldsBackOnlyItsOwnJob) {
+  REQUIRE_FAST();
+  Scheduler::Options so;
+  so.max_unacked = 4;
+  Scheduler sched(*Fast().model, *Fast().tok, so);
+  Outcome slow, fast;
+  std::atomic<int> slow_tokens{0};
+  auto slow_job = MakeJob(std::make_shared<Session>(*Fast().model, 512),
+                          Prompt("Count from 1 to 100."), 16, &slow);
+  slow_job->on_token = [&slow, &slow_tokens](TokenId id, std::string) {
+    if (id >= 0) slow.streamed.push_back(id);
+    slow_tokens.fetch_add(1);
+  };
+  auto fast_job = MakeJob(std::make_shared<Session>(*Fast().model, 512), Prompt("Say hi."), 12,
+                          &fast);
+  std::shared_ptr<Job> fast_ref = fast_job;
+  fast_job->on_token = [&fast, fast_ref](TokenId id, std::string text) {
+    if (id >= 0) fast.streamed.push_back(id);
+    fast.text += text;
+    fast_ref->Ack();  // a reader that keeps up
+  };
+  sched.Submit(slow_job);
+  sched.Submit(fast_job);
+  JobResult r = fast.done.get_future().get();
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(fast.streamed, Single(Prompt("Say hi."), 12));
+  // The slow job stopped at its limit while the other ran to the end.
+  EXPECT_EQ(slow_tokens.load(), 4);
+  auto slow_done = slow.done.get_future();
+  EXPECT_EQ(slow_done.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  // Reading again lets it finish, with the tokens it would have had anyway.
+  std::thread reader([&] {
+    while (slow_done.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) {
+      slow_job->Ack(4);
+    }
+  });
+  reader.join();
+  JobResult s = slow_done.get();
+  ASSERT_TRUE(s.status.ok());
+  EXPECT_EQ(slow.streamed, Single(Prompt("Count from 1 to 100."), 16));
 }
 
 TEST(Scheduler, TheSamePromptAgainNeedsNoForwardPass) {
