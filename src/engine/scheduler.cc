@@ -24,6 +24,10 @@ Scheduler::Scheduler(const model::Model& model, const tokenizer::Tokenizer& toke
 
 Scheduler::~Scheduler() {
   Shutdown();
+  Join();
+}
+
+void Scheduler::Join() {
   if (thread_.joinable()) thread_.join();
 }
 

@@ -106,6 +106,9 @@ class Scheduler {
 
   // Stops accepting work, finishes nothing more, fails the queued jobs.
   void Shutdown();
+  // Waits for the inference thread to end (after Shutdown): no callback
+  // runs after it returns.
+  void Join();
 
   const model::Model& model() const { return model_; }
   const tokenizer::Tokenizer& tokenizer() const { return tokenizer_; }

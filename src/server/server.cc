@@ -74,6 +74,21 @@ Server::~Server() {
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
+  // Teardown order: the inference threads end first (they post into the
+  // event loop), then the event loop and the connections its pending
+  // handlers own (they refer to the state), then the state and models.
+  for (const auto& m : state_->models()) {
+    m->scheduler->Shutdown();
+    m->scheduler->Join();
+  }
+  // The jobs' last callbacks (posted by the schedulers as they stopped) run
+  // now: they release what a connection and its generation hold of each
+  // other. Bounded, in case a handler keeps posting.
+  impl_->ioc.restart();
+  for (int i = 0; i < 100000 && impl_->ioc.poll_one() > 0; ++i) {
+  }
+  impl_.reset();
+  state_.reset();
 }
 
 int Server::port() const { return impl_->acceptor.local_endpoint().port(); }

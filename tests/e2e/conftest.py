@@ -71,12 +71,12 @@ def reference_vocab(name):
 class GlintServer:
     """A `glint serve` process on a free port, for the tests that talk to it."""
 
-    def __init__(self, *args, model="fast", threads=2):
+    def __init__(self, *args, model="fast", threads=2, binary=None):
         import re
         import threading
 
         self.args = ["serve", "--model", model, "--port", "0", "--threads", str(threads), *args]
-        self.proc = subprocess.Popen([GLINT_BIN, *self.args], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([binary or GLINT_BIN, *self.args], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         self.log = []
         self.port = None
