@@ -1,5 +1,6 @@
 // glint serve: loads the models and serves the OpenAI-compatible HTTP and
 // WebSocket API until SIGINT or SIGTERM.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -52,13 +53,16 @@ int Serve(ServeArgs& a) {
     return 1;
   }
   server::Server& s = *srv.value();
-  std::thread signals([&s, set] {
+  // The signal thread stops the server; it is joined before the server is
+  // destroyed, so it never touches a server being torn down.
+  std::atomic<bool> done{false};
+  std::thread signals([&s, &done, set] {
     int sig = 0;
     sigwait(&set, &sig);
+    if (done.load()) return;  // woken by the main thread below
     fmt::print(stderr, "glint: signal {}, stopping\n", sig);
     s.Stop();
   });
-  signals.detach();
   fmt::print(stderr,
              "glint: serving on http://{}:{} ({} inference threads, {} parallel sequences); "
              "WebSocket ws://{}:{}/v1/responses\n",
@@ -66,6 +70,12 @@ int Serve(ServeArgs& a) {
              s.port());
   std::fflush(stderr);
   s.Run(a.network_threads);
+  // Run returns once Stop was called. Wake the signal thread if it is
+  // still waiting (a thread-directed signal, blocked everywhere, ends its
+  // sigwait) and wait until it has finished with the server.
+  done.store(true);
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
   return 0;
 }
 

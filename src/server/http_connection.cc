@@ -172,7 +172,6 @@ void HttpConnection::HandleResponses(const json& body) {
   if (stream) {
     BeginStream();
     for (const json& ev : events->Start()) StreamEvent(ev);
-    WatchForDisconnect();
   }
   auto prompt = std::make_shared<std::vector<TokenId>>(turn.value->prompt);
   const bool store = request.store;
@@ -204,6 +203,7 @@ void HttpConnection::HandleResponses(const json& body) {
                                   turn.value->prompt, request.params, request.generate,
                                   !request.tools.empty() && request.tool_choice != "none",
                                   std::move(h));
+  WatchForDisconnect();
 }
 
 void HttpConnection::HandleChat(const json& body) {
@@ -223,7 +223,6 @@ void HttpConnection::HandleChat(const json& body) {
     BeginStream();
     StreamData(SseData(ChatChunk(id, model, created, {{"role", "assistant"}, {"content", ""}},
                                  nullptr)), 0);
-    WatchForDisconnect();
   }
   Generation::Handlers h;
   auto self = shared_from_this();
@@ -254,6 +253,7 @@ void HttpConnection::HandleChat(const json& body) {
   };
   generation_ = Generation::Start(state_, *service_, stream_.get_executor(), pooled_,
                                   turn.value->prompt, request.params, true, tools, std::move(h));
+  WatchForDisconnect();
 }
 
 void HttpConnection::HandleCompletion(const json& body) {
@@ -271,7 +271,6 @@ void HttpConnection::HandleCompletion(const json& body) {
   if (stream) {
     BeginStream();
     if (!echo.empty()) StreamData(SseData(CompletionBody(id, model, created, echo, nullptr, nullptr)), 0);
-    WatchForDisconnect();
   }
   Generation::Handlers h;
   auto self = shared_from_this();
@@ -292,6 +291,7 @@ void HttpConnection::HandleCompletion(const json& body) {
   };
   generation_ = Generation::Start(state_, *service_, stream_.get_executor(), pooled_,
                                   turn.value->prompt, request.params, true, false, std::move(h));
+  WatchForDisconnect();
 }
 
 bool HttpConnection::Admit(const PreparedTurn& turn) {
@@ -397,9 +397,11 @@ void HttpConnection::OnWritten(beast::error_code ec) {
 void HttpConnection::WatchForDisconnect() {
   // A client that goes away while its request is being prefilled has
   // nothing to read yet; its socket turns readable with end-of-file.
+  // (The wait can outlive its request: on a kept-alive connection it may
+  // fire for the next request's bytes, so it acts only for its own.)
   stream_.socket().async_wait(tcp::socket::wait_read,
-                              [self = shared_from_this()](beast::error_code ec) {
-    if (ec || !self->generation_) return;
+                              [self = shared_from_this(), g = generation_](beast::error_code ec) {
+    if (ec || !g || self->generation_ != g) return;
     beast::error_code avail_ec;
     if (self->stream_.socket().available(avail_ec) == 0 || avail_ec) {
       self->broken_ = true;
