@@ -8,6 +8,12 @@ namespace glint::engine {
 
 Session::Session(const model::Model& model, int32_t n_ctx) : kv_(model.NewKvCache(n_ctx)) {}
 
+size_t Session::CommonPrefix(const std::vector<TokenId>& prompt) const {
+  const size_t n = std::min(tokens_.size(), prompt.size());
+  return static_cast<size_t>(
+      std::mismatch(tokens_.begin(), tokens_.begin() + n, prompt.begin()).first - tokens_.begin());
+}
+
 void Session::Truncate(int32_t n) {
   if (n < static_cast<int32_t>(tokens_.size())) tokens_.resize(std::max(n, 0));
   if (n < logits_len_) logits_len_ = -1;
@@ -38,11 +44,7 @@ Result<int32_t> Generator::Prefill(Session& session, const std::vector<TokenId>&
                  "the prompt has {} tokens; the context holds {} (prompt plus at least one "
                  "generated token)", prompt.size(), session.n_ctx());
   }
-  const auto& held = session.tokens_;
-  size_t common = 0;
-  while (common < held.size() && common < prompt.size() && held[common] == prompt[common]) {
-    ++common;
-  }
+  size_t common = session.CommonPrefix(prompt);
   // The last prompt token is always evaluated, to have its logits.
   if (common == prompt.size()) --common;
   session.Truncate(static_cast<int32_t>(common));

@@ -26,6 +26,8 @@ class Session {
   Session(const model::Model& model, int32_t n_ctx);
 
   const std::vector<TokenId>& tokens() const { return tokens_; }
+  // How many leading tokens of `prompt` the session already holds.
+  size_t CommonPrefix(const std::vector<TokenId>& prompt) const;
   int32_t n_ctx() const { return kv_->capacity(); }
   model::KvCache& kv() { return *kv_; }
   const model::KvCache& kv() const { return *kv_; }

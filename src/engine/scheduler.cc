@@ -176,11 +176,7 @@ void Scheduler::Admit(const std::shared_ptr<Job>& job) {
                            "one generated token)", j.prompt.size(), s.n_ctx()), "");
   }
   if (Status st = sampling::ValidateParams(j.options.sampling); !st.ok()) return Finish(j, st, "");
-  const auto& held = s.tokens_;
-  size_t common = 0;
-  while (common < held.size() && common < j.prompt.size() && held[common] == j.prompt[common]) {
-    ++common;
-  }
+  size_t common = s.CommonPrefix(j.prompt);
   j.sampler_ = std::make_unique<sampling::Sampler>(j.options.sampling);
   for (TokenId t : j.prompt) j.sampler_->Accept(t);
   j.decoder_ = std::make_unique<tokenizer::StreamDecoder>(tokenizer_);
@@ -209,7 +205,9 @@ void Scheduler::Admit(const std::shared_ptr<Job>& job) {
   s.Truncate(static_cast<int32_t>(common));
   j.common_ = static_cast<int32_t>(common);
   j.result_.stats.cached_tokens = j.common_;
-  j.logits_.resize(model_.hparams().n_vocab);
+  // The prefill leaves the logits at the prompt's end in the session.
+  s.logits_len_ = -1;
+  s.logits_.resize(model_.hparams().n_vocab);
 }
 
 void Scheduler::PrefillStep(Job& j) {
@@ -218,7 +216,7 @@ void Scheduler::PrefillStep(Job& j) {
   const int32_t n = std::min(options_.prefill_chunk, n_total - j.done_);
   const TokenId* span = j.prompt.data() + j.common_;
   const auto t0 = Clock::now();
-  Status st = model_.ForwardSpan(span, n_total, j.done_, n, s.kv(), j.logits_.data(), pool_,
+  Status st = model_.ForwardSpan(span, n_total, j.done_, n, s.kv(), s.logits_.data(), pool_,
                                  *scratch_);
   if (!st.ok()) {
     s.Truncate(j.common_ + j.done_);  // what the cache holds is still valid
@@ -228,11 +226,10 @@ void Scheduler::PrefillStep(Job& j) {
   j.done_ += n;
   j.result_.stats.prefill_s += SecondsSince(t0);
   if (j.done_ < n_total) return;
-  s.logits_ = j.logits_;
   s.logits_len_ = static_cast<int32_t>(j.prompt.size());
   if (!j.generate) return Finish(j, Status::Ok(), "stop");
   j.state_ = Job::State::kDecode;
-  EmitNext(j, j.logits_.data());
+  EmitNext(j, s.logits_.data());
 }
 
 void Scheduler::DecodeStep(std::vector<Job*>& batch) {
@@ -301,7 +298,6 @@ void Scheduler::Finish(Job& j, Status status, const std::string& reason) {
   j.on_token = nullptr;
   j.sampler_.reset();
   j.decoder_.reset();
-  j.logits_ = {};
   done(std::move(r));
 }
 

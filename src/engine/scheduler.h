@@ -80,7 +80,6 @@ class Job {
   TokenId next_ = -1;    // sampled, not yet evaluated
   std::unique_ptr<sampling::Sampler> sampler_;
   std::unique_ptr<tokenizer::StreamDecoder> decoder_;
-  std::vector<float> logits_;  // [n_vocab] after the prompt
   JobResult result_;
 };
 

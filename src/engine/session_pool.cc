@@ -11,11 +11,7 @@ std::shared_ptr<Session> SessionPool::Acquire(const std::vector<TokenId>& prompt
   size_t best_common = 0;
   for (Slot& s : pool_) {
     if (s.busy) continue;
-    const auto& held = s.session->tokens();
-    size_t common = 0;
-    while (common < held.size() && common < prompt.size() && held[common] == prompt[common]) {
-      ++common;
-    }
+    const size_t common = s.session->CommonPrefix(prompt);
     if (best == nullptr || common > best_common ||
         (common == best_common && s.last_used < best->last_used)) {
       best = &s;

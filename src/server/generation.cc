@@ -13,7 +13,6 @@ std::shared_ptr<Generation> Generation::Start(ServerState& state, ModelService& 
                                               const GenerationParams& params, bool generate,
                                               bool tool_calls, Handlers handlers) {
   std::shared_ptr<Generation> g(new Generation(params.stop, tool_calls));
-  g->session_ = session;
   g->executor_ = executor;
   g->handlers_ = std::move(handlers);
   auto job = std::make_shared<engine::Job>();

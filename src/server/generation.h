@@ -42,13 +42,11 @@ class Generation : public std::enable_shared_from_this<Generation> {
 
   void Cancel() { job_->Cancel(); }
   void Ack(int32_t tokens) { job_->Ack(tokens); }
-  const std::shared_ptr<engine::Session>& session() const { return session_; }
 
  private:
   Generation(std::vector<std::string> stop, bool tool_calls) : stream_(std::move(stop), tool_calls) {}
 
   std::shared_ptr<engine::Job> job_;
-  std::shared_ptr<engine::Session> session_;
   boost::asio::any_io_executor executor_;
   Handlers handlers_;
   TextStream stream_;

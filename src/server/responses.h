@@ -36,7 +36,6 @@ class ResponseEvents {
   std::vector<json> Fail(const ApiError& error);   // response.failed
   // The response object as it stands ("in_progress", "completed", ...).
   json Response() const;
-  const std::vector<Item>& output_items() const { return output_; }
 
  private:
   json Event(const char* type, json fields);
