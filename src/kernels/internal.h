@@ -112,6 +112,12 @@ void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, 
 void VecDotQ8_0Q8_0X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 void VecDotQ4KQ8KBatchedX4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 void VecDotQ6KQ8KBatchedX4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+// Up to eight tokens with float activation scales (x86/quants_x4.cc),
+// bit-identical to the single-token kernels.
+void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,
+                      const float* scales, size_t scales_stride, int n_tokens, float* out);
+void VecDotQ8_0Q8_0X8(int64_t n, const void* x, const void* y, size_t y_stride,
+                      const float* scales, size_t scales_stride, int n_tokens, float* out);
 // Eight Q4_K / Q6_K rows with rows in lanes (x86/quants_rows8.cc),
 // bit-identical to VecDotQ4KQ8KBatched / VecDotQ6KQ8KBatched per row.
 size_t Q4KRows8BlockBytes();
@@ -139,11 +145,29 @@ void AxpyF16(float a, const uint16_t* x, float* y, int64_t n);
 namespace avxvnni {
 
 void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,
+                      const float* scales, size_t scales_stride, int n_tokens, float* out);
 void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
 void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
 
 }  // namespace avxvnni
 #endif
 #endif
+
+// Calls KERNEL<T>(args...) for T = n_tokens in 1..8 (the multi-token
+// kernels keep T accumulators in registers, so T is a template argument).
+#define GLINT_DISPATCH_XN(KERNEL, n_tokens, ...)      \
+  do {                                                 \
+    switch (n_tokens) {                                \
+      case 1: KERNEL<1>(__VA_ARGS__); break;           \
+      case 2: KERNEL<2>(__VA_ARGS__); break;           \
+      case 3: KERNEL<3>(__VA_ARGS__); break;           \
+      case 4: KERNEL<4>(__VA_ARGS__); break;           \
+      case 5: KERNEL<5>(__VA_ARGS__); break;           \
+      case 6: KERNEL<6>(__VA_ARGS__); break;           \
+      case 7: KERNEL<7>(__VA_ARGS__); break;           \
+      default: KERNEL<8>(__VA_ARGS__); break;          \
+    }                                                  \
+  } while (false)
 
 }  // namespace glint::kernels

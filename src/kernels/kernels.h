@@ -28,6 +28,15 @@ using VecDotFn = float (*)(int64_t n, const void* x, const void* y);
 // accompanies applied to row j. Lets a matrix product unpack each weight
 // block once for four tokens.
 using VecDotX4Fn = void (*)(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+// The same for up to eight activation rows (n_tokens in 1..8) whose block
+// scales are also given in float: for block i, token j's d is
+// scales[2 * i * scales_stride + j] and, for Q8_1, its s is
+// scales[(2 * i + 1) * scales_stride + j]; each of those rows of scales is
+// readable to 8 entries. Converting the scales once per matrix product
+// rather than once per row leaves the kernel one integer dot, one product
+// of scales and one multiply-add per token and block.
+using VecDotX8Fn = void (*)(int64_t n, const void* x, const void* y, size_t y_stride,
+                            const float* scales, size_t scales_stride, int n_tokens, float* out);
 // Eight weight rows repacked so that vector lanes hold rows (the layout is
 // the kernel's own): RepackRows8Fn writes n / block_size blocks of
 // rows8_block_bytes from rows x, x + x_row_bytes, ...; VecDotRows8Fn
@@ -59,6 +68,7 @@ struct TypeKernels {
   BatchedOrder batched_order = BatchedOrder::kNever;
   VecDotX4Fn vec_dot_x4 = nullptr;          // four tokens of vec_dot; nullptr: none
   VecDotX4Fn vec_dot_batched_x4 = nullptr;  // four tokens of vec_dot_batched
+  VecDotX8Fn vec_dot_x8 = nullptr;          // up to eight tokens of vec_dot; nullptr: none
   RepackRows8Fn rows8_repack = nullptr;     // nullptr: no eight-row kernel
   VecDotRows8Fn rows8_dot_batched = nullptr;  // eight rows of vec_dot_batched
   size_t rows8_block_bytes = 0;

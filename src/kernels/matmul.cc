@@ -1,6 +1,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "base/check.h"
 
@@ -124,14 +125,28 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
     r0 = DotRows8(tk, w, w_row_bytes, r0, r1, xq, y, y_stride);
   }
   // Rows in tiles that stay in cache while every token passes over them;
-  // tokens in groups of four where a four-token kernel exists, so that each
-  // weight block is unpacked once per group.
+  // tokens in groups of eight or four where a multi-token kernel exists, so
+  // that each weight block is unpacked once per group.
   const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kRowTileBytes / w_row_bytes));
   for (int64_t rt = r0; rt < r1; rt += tile) {
     const int64_t rt_end = std::min(r1, rt + tile);
     for (int64_t t = 0; t < xq.n_tokens;) {
       const uint8_t* xt = act + t * xq.row_bytes;
       float* yt = y + t * y_stride;
+      // Up to eight tokens that all take the single-token order.
+      const int64_t m = std::min<int64_t>(8, xq.n_tokens - t);
+      if (xq.scales != nullptr && tk.vec_dot_x8 != nullptr && m >= 2 &&
+          tk.DotFor(xq.ref_batch, xq.ref_first + t) == tk.vec_dot &&
+          tk.DotFor(xq.ref_batch, xq.ref_first + t + m - 1) == tk.vec_dot) {
+        float out[8];
+        for (int64_t r = rt; r < rt_end; ++r) {
+          tk.vec_dot_x8(n, w + r * w_row_bytes, xt, xq.row_bytes, xq.scales + t,
+                        xq.scales_stride, static_cast<int>(m), out);
+          for (int64_t j = 0; j < m; ++j) yt[j * y_stride + r] = out[j];
+        }
+        t += m;
+        continue;
+      }
       const VecDotX4Fn dot4 =
           t + 4 <= xq.n_tokens ? tk.DotX4For(xq.ref_batch, xq.ref_first + t) : nullptr;
       if (dot4 != nullptr) {
@@ -148,6 +163,33 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
       ++t;
     }
   }
+}
+
+// Fills q.scales from the f16 scales of q's Q8_0 / Q8_1 blocks (exact
+// conversions, so the kernels multiply by the same values).
+void FloatScales(QuantizedActivations& q, MatMulScratch* scratch) {
+  CHECK(q.type == DType::kQ8_0 || q.type == DType::kQ8_1);
+  const DTypeInfo& info = GetDTypeInfo(q.type);
+  const int64_t nb = q.n_cols / info.block_size;
+  // Eight readable entries past any token: the stride rounds up and adds 8.
+  const size_t stride = static_cast<size_t>((q.n_tokens + 7) / 8 * 8 + 8);
+  const size_t size = 2 * static_cast<size_t>(nb) * stride;
+  if (scratch->scales.size() < size) scratch->scales.Resize(size);
+  float* out = scratch->scales.data();
+  const auto* act = static_cast<const uint8_t*>(q.data);
+  const bool has_sum = q.type == DType::kQ8_1;
+  for (int64_t t = 0; t < q.n_tokens; ++t) {
+    const uint8_t* row = act + t * q.row_bytes;
+    for (int64_t i = 0; i < nb; ++i) {
+      // Both block types start with d (f16), Q8_1 follows it with s.
+      uint16_t h[2];
+      std::memcpy(h, row + i * info.block_bytes, sizeof(h));
+      out[2 * i * stride + t] = HalfToFloat(h[0]);
+      out[(2 * i + 1) * stride + t] = has_sum ? HalfToFloat(h[1]) : 0.0f;
+    }
+  }
+  q.scales = out;
+  q.scales_stride = stride;
 }
 
 }  // namespace
@@ -195,6 +237,7 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
   } else {
     ParallelRange(pool, total_blocks, quantize_blocks);
   }
+  if (n_tokens >= 2 && k[weight_type].vec_dot_x8 != nullptr) FloatScales(q, scratch);
   return q;
 }
 

@@ -21,6 +21,7 @@ namespace glint::kernels {
 // nothing.
 struct MatMulScratch {
   AlignedBuffer<uint8_t> act;  // quantized activations [n_tokens][row_bytes]
+  AlignedBuffer<float> scales;  // their block scales in float (see QuantizedActivations)
   // The tokens of the next calls are tokens ref_first.. of a batch of
   // ref_batch tokens of the reference engine (which picks its summation
   // order by batch; see BatchedOrder). Copied into QuantizedActivations.
@@ -37,6 +38,13 @@ struct QuantizedActivations {
   int64_t n_tokens = 0;
   int64_t ref_batch = 1;  // as MatMulScratch
   int64_t ref_first = 0;
+  // For several tokens and a weight type with a multi-token kernel
+  // (TypeKernels::vec_dot_x8): the block scales of every token in float,
+  // d of block i, token t at scales[2 * i * scales_stride + t] and s (Q8_1)
+  // at scales[(2 * i + 1) * scales_stride + t]; rows padded so that eight
+  // entries from any token can be read. nullptr otherwise.
+  const float* scales = nullptr;
+  size_t scales_stride = 0;
 };
 
 // Quantizes x [n_tokens][n_cols] to k[weight_type].vec_dot_type, into

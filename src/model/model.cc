@@ -182,23 +182,23 @@ Status Model::ForwardDecode(const int32_t* tokens, KvCache* const* kvs, int32_t 
                  scratch.max_batch());
   }
   RETURN_IF_ERROR(CheckTokens(tokens, n));
+  // Positions: each cache continues from its size, one per token given.
   int32_t max_ctx = 0;
   for (int32_t i = 0; i < n; ++i) {
-    if (kvs[i]->size() >= kvs[i]->capacity()) {
+    int32_t earlier = 0;
+    for (int32_t j = 0; j < i; ++j) earlier += kvs[j] == kvs[i];
+    if (kvs[i]->size() + earlier >= kvs[i]->capacity()) {
       return Error(StatusCode::kResourceExhausted, "sequence {} has filled its context of {}", i,
                    kvs[i]->capacity());
     }
-    for (int32_t j = 0; j < i; ++j) CHECK(kvs[j] != kvs[i]);
+    scratch.pos[i] = kvs[i]->size() + earlier;
+    scratch.seq_kv[i] = kvs[i];
     max_ctx = std::max(max_ctx, kvs[i]->capacity());
   }
   scratch.Reserve(max_ctx, pool.size());
-  // Each token is the whole reference batch of its sequence's decode step.
+  // Each token is the whole reference batch of its own decode step.
   scratch.ref_batch = 1;
   scratch.ref_first = 0;
-  for (int32_t i = 0; i < n; ++i) {
-    scratch.pos[i] = kvs[i]->size();
-    scratch.seq_kv[i] = kvs[i];
-  }
   ForwardChunk(tokens, n, scratch.pos.data(), scratch.seq_kv.data(), logits, true, pool, scratch);
   return Status::Ok();
 }

@@ -74,9 +74,12 @@ class Model {
                      float* logits, ThreadPool& pool, ForwardScratch& scratch) const;
 
   // One decode step of several sequences in one pass: token i is appended
-  // to *kvs[i] (each cache at most once) and its logits written to
-  // logits[i * n_vocab ..]. The weights are read once for all of them, and
-  // every sequence gets the same numbers as a single-sequence decode.
+  // to *kvs[i] and its logits written to logits[i * n_vocab ..]. A cache may
+  // take several tokens (a draft to verify): its tokens go to consecutive
+  // positions in the order given, each attending to the ones before it. The
+  // weights are read once for all of them, and every token gets exactly the
+  // numbers of a single-token decode at its position, so a verified draft
+  // gives what decoding its tokens one by one gives.
   Status ForwardDecode(const int32_t* tokens, KvCache* const* kvs, int32_t n, float* logits,
                        ThreadPool& pool, ForwardScratch& scratch) const;
 

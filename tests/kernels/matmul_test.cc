@@ -42,7 +42,7 @@ TEST_P(MatMulTest, MatchesRowDotsAndDoubleReference) {
     const std::vector<uint8_t> w = testing::RandomWeights(rng, t, s.rows * s.cols);
     std::vector<float> wf(static_cast<size_t>(s.rows * s.cols));
     g[t].dequantize(w.data(), wf.data(), s.rows * s.cols);
-    for (int64_t n_tokens : {1, 2, 5, 17}) {
+    for (int64_t n_tokens : {1, 2, 5, 8, 12, 17}) {
       const std::vector<float> x = testing::RandomFloats(rng, n_tokens * s.cols,
                                                          testing::Fill::kWithZeros);
       // Activations as the kernels see them, and their dequantized values.

@@ -73,6 +73,54 @@ TEST_P(VecDotX4Test, BitIdenticalToScalarPerToken) {
   if (checked == 0) GTEST_SKIP() << "no four-token kernel for " << DTypeName(t);
 }
 
+// The up-to-eight-token kernels (vec_dot_x8), given float block scales,
+// against the generic single-token kernel token by token.
+TEST_P(VecDotX4Test, EightTokenKernelBitIdenticalPerToken) {
+  const DType t = GetParam();
+  const KernelTable& g = GenericKernels();
+  const DType at = g[t].vec_dot_type;
+  std::mt19937 rng(59);
+  int checked = 0;
+  for (const KernelTable* simd : testing::SimdTables()) {
+    const VecDotX8Fn x8 = (*simd)[t].vec_dot_x8;
+    if (x8 == nullptr) continue;
+    ASSERT_TRUE(at == DType::kQ8_0 || at == DType::kQ8_1) << DTypeName(at);
+    const size_t block_bytes = GetDTypeInfo(at).block_bytes;
+    for (int64_t n : Sizes(t)) {
+      const int64_t nb = n / GetDTypeInfo(at).block_size;
+      const size_t stride = RowBytes(at, n) + testing::RowAlignment(at);
+      const std::vector<uint8_t> w = RandomWeights(rng, t, n);
+      for (int n_tokens = 1; n_tokens <= 8; ++n_tokens) {
+        OffsetBuffer ab(8 * stride, testing::RowAlignment(at) * (n_tokens % 4));
+        const size_t sstride = 16;
+        std::vector<float> scales(2 * nb * sstride, 1e30f);  // unused entries: poison
+        for (int j = 0; j < n_tokens; ++j) {
+          const Fill fill = j % 4 == 1 ? Fill::kExtremes : j % 4 == 3 ? Fill::kWithZeros
+                                                                      : Fill::kNormal;
+          const std::vector<float> x = RandomFloats(rng, n, fill);
+          g[at].quantize(x.data(), ab.data() + j * stride, n);
+          for (int64_t i = 0; i < nb; ++i) {
+            uint16_t h[2];
+            std::memcpy(h, ab.data() + j * stride + i * block_bytes, sizeof(h));
+            scales[2 * i * sstride + j] = HalfToFloat(h[0]);
+            scales[(2 * i + 1) * sstride + j] = at == DType::kQ8_1 ? HalfToFloat(h[1]) : 0.0f;
+          }
+        }
+        float out[8];
+        x8(n, w.data(), ab.data(), stride, scales.data(), sstride, n_tokens, out);
+        for (int j = 0; j < n_tokens; ++j) {
+          const float want = g[t].vec_dot(n, w.data(), ab.data() + j * stride);
+          ASSERT_EQ(std::memcmp(&out[j], &want, 4), 0)
+              << simd->isa << " " << DTypeName(t) << " n=" << n << " tokens=" << n_tokens
+              << " token " << j << ": " << out[j] << " vs " << want;
+        }
+        ++checked;
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no eight-token kernel for " << DTypeName(t);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllWeightTypes, VecDotX4Test, ::testing::ValuesIn(testing::WeightTypes()),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 

@@ -325,6 +325,47 @@ TEST(Model, SpansAndBatchedDecodeEqualSingleSequence) {
         EXPECT_EQ(together[i]->size(), alone[i]->size());
       }
     }
+
+    // A draft to verify: several tokens of one cache in one pass, beside a
+    // token of another sequence, give exactly the logits of decoding them
+    // one by one.
+    auto kv_draft = l.model->NewKvCache(s.n_ctx), kv_steps = l.model->NewKvCache(s.n_ctx);
+    auto kv_other = l.model->NewKvCache(s.n_ctx), kv_other1 = l.model->NewKvCache(s.n_ctx);
+    for (auto* kv : {kv_draft.get(), kv_steps.get()}) {
+      ASSERT_TRUE(l.model->Forward(kTokens.data(), 3, *kv, whole.data(), false, pool, *scratch).ok());
+    }
+    for (auto* kv : {kv_other.get(), kv_other1.get()}) {
+      ASSERT_TRUE(l.model->Forward(kTokens.data(), 5, *kv, whole.data(), false, pool, *scratch).ok());
+    }
+    constexpr int kDraft = 6;
+    std::vector<int32_t> tokens;
+    std::vector<KvCache*> kvs;
+    for (int i = 0; i < kDraft; ++i) {
+      tokens.push_back(kTokens[(3 + i) % T]);
+      kvs.push_back(kv_draft.get());
+    }
+    tokens.push_back(kTokens[0]);
+    kvs.push_back(kv_other.get());
+    std::vector<float> draft((kDraft + 1) * static_cast<size_t>(s.n_vocab));
+    ASSERT_TRUE(l.model->ForwardDecode(tokens.data(), kvs.data(), kDraft + 1, draft.data(), pool,
+                                       *scratch).ok());
+    EXPECT_EQ(kv_draft->size(), 3 + kDraft);
+    EXPECT_EQ(kv_other->size(), 6);
+    for (int i = 0; i <= kDraft; ++i) {
+      std::vector<float> single(s.n_vocab);
+      KvCache& kv = i < kDraft ? *kv_steps : *kv_other1;
+      ASSERT_TRUE(l.model->Forward(&tokens[i], 1, kv, single.data(), false, pool, *scratch).ok());
+      EXPECT_EQ(single, std::vector<float>(draft.begin() + i * s.n_vocab,
+                                           draft.begin() + (i + 1) * s.n_vocab))
+          << DTypeName(type) << " draft token " << i;
+    }
+    // A draft that would overrun the context is refused whole.
+    auto small = l.model->NewKvCache(4);
+    ASSERT_TRUE(l.model->Forward(kTokens.data(), 2, *small, whole.data(), false, pool, *scratch).ok());
+    kvs.assign(3, small.get());
+    EXPECT_FALSE(l.model->ForwardDecode(tokens.data(), kvs.data(), 3, draft.data(), pool,
+                                        *scratch).ok());
+    EXPECT_EQ(small->size(), 2);
   }
 }
 

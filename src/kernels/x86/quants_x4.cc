@@ -38,6 +38,60 @@ inline void UnpackScales(const uint8_t* packed, uint8_t* sc, uint8_t* m) {
   UnpackScalesMinsK4(packed, sc, m);
 }
 
+// Up to eight tokens against one row, with the activations' block scales
+// already in float (QuantizedActivations::scales): per token and block the
+// work is one integer dot, a conversion, the product of the two scales and
+// the fused multiply-add of the single-token kernel. The T accumulators stay
+// in registers, so T is a template argument.
+template <int T>
+void Q4_1Q8_1XN(int64_t n, const void* x, const void* y, size_t y_stride, const float* scales,
+                size_t scales_stride, float* out) {
+  const auto* bx = static_cast<const BlockQ4_1*>(x);
+  const BlockQ8_1* by[T];
+  for (int j = 0; j < T; ++j) by[j] = Row<BlockQ8_1>(y, y_stride, j);
+  const int64_t nb = n / kQK;
+  __m256 acc[T];
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  __m256 summs = _mm256_setzero_ps();  // lane j: token j's offset term
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256i qx = UnpackNibbles32(bx[i].qs);
+    const __m256 dx = _mm256_set1_ps(HalfToFloatF16c(bx[i].d));
+    const float* dy = scales + 2 * i * scales_stride;
+    summs = _mm256_fmadd_ps(_mm256_set1_ps(HalfToFloatF16c(bx[i].m)),
+                            _mm256_loadu_ps(dy + scales_stride), summs);
+    for (int j = 0; j < T; ++j) {
+      const __m256 d = _mm256_mul_ps(dx, _mm256_broadcast_ss(dy + j));
+      acc[j] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotU8I8(qx, Load256(by[j][i].qs))), acc[j]);
+    }
+  }
+  alignas(32) float sm[8];
+  _mm256_store_ps(sm, summs);
+  for (int j = 0; j < T; ++j) out[j] = HsumF32(acc[j]) + sm[j];
+}
+
+template <int T>
+void Q8_0Q8_0XN(int64_t n, const void* x, const void* y, size_t y_stride, const float* scales,
+                size_t scales_stride, float* out) {
+  const auto* bx = static_cast<const BlockQ8_0*>(x);
+  const BlockQ8_0* by[T];
+  for (int j = 0; j < T; ++j) by[j] = Row<BlockQ8_0>(y, y_stride, j);
+  const int64_t nb = n / kQK;
+  __m256 acc[T];
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256i qx = Load256(bx[i].qs);
+    const __m256i ax = _mm256_sign_epi8(qx, qx);
+    const __m256 dx = _mm256_set1_ps(HalfToFloatF16c(bx[i].d));
+    const float* dy = scales + 2 * i * scales_stride;
+    for (int j = 0; j < T; ++j) {
+      const __m256i qy = _mm256_sign_epi8(Load256(by[j][i].qs), qx);
+      const __m256 d = _mm256_mul_ps(dx, _mm256_broadcast_ss(dy + j));
+      acc[j] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotU8I8(ax, qy)), acc[j]);
+    }
+  }
+  for (int j = 0; j < T; ++j) out[j] = HsumF32(acc[j]);
+}
+
 }  // namespace
 
 void VecDotQ4_0Q8_0X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
@@ -103,6 +157,16 @@ void VecDotQ8_0Q8_0X4(int64_t n, const void* x, const void* y, size_t y_stride, 
     }
   }
   for (int j = 0; j < 4; ++j) out[j] = HsumF32(acc[j]);
+}
+
+void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,
+                      const float* scales, size_t scales_stride, int n_tokens, float* out) {
+  GLINT_DISPATCH_XN(Q4_1Q8_1XN, n_tokens, n, x, y, y_stride, scales, scales_stride, out);
+}
+
+void VecDotQ8_0Q8_0X8(int64_t n, const void* x, const void* y, size_t y_stride,
+                      const float* scales, size_t scales_stride, int n_tokens, float* out) {
+  GLINT_DISPATCH_XN(Q8_0Q8_0XN, n_tokens, n, x, y, y_stride, scales, scales_stride, out);
 }
 
 // VecDotQ4KQ8KBatched for four tokens: per 64 elements, lane j of acc (and

@@ -23,6 +23,40 @@ inline float HsumF32(__m256 v) {  // as avx2::HsumF32: 4+4, 2+2, 1+1
   return _mm_cvtss_f32(s);
 }
 
+// avx2::VecDotQ4_1Q8_1X8 with vpdpbusd.
+template <int T>
+void Q4_1Q8_1XN(int64_t n, const void* x, const void* y, size_t y_stride, const float* scales,
+                size_t scales_stride, float* out) {
+  const auto* bx = static_cast<const BlockQ4_1*>(x);
+  const BlockQ8_1* by[T];
+  for (int j = 0; j < T; ++j) {
+    by[j] = reinterpret_cast<const BlockQ8_1*>(static_cast<const uint8_t*>(y) + j * y_stride);
+  }
+  const int64_t nb = n / kQK;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[T];
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  __m256 summs = _mm256_setzero_ps();  // lane j: token j's offset term
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].qs));
+    const __m256i qx =
+        _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
+    const __m256 dx = _mm256_set1_ps(_cvtsh_ss(bx[i].d));
+    const float* dy = scales + 2 * i * scales_stride;
+    summs = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(bx[i].m)),
+                            _mm256_loadu_ps(dy + scales_stride), summs);
+    for (int j = 0; j < T; ++j) {
+      const __m256 d = _mm256_mul_ps(dx, _mm256_broadcast_ss(dy + j));
+      const __m256i sum =
+          _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), qx, Load256(by[j][i].qs));
+      acc[j] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[j]);
+    }
+  }
+  alignas(32) float sm[8];
+  _mm256_store_ps(sm, summs);
+  for (int j = 0; j < T; ++j) out[j] = HsumF32(acc[j]) + sm[j];
+}
+
 }  // namespace
 
 void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
@@ -54,6 +88,11 @@ void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, 
   alignas(16) float sm[4];
   _mm_store_ps(sm, summs);
   for (int j = 0; j < 4; ++j) out[j] = HsumF32(acc[j]) + sm[j];
+}
+
+void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,
+                      const float* scales, size_t scales_stride, int n_tokens, float* out) {
+  GLINT_DISPATCH_XN(Q4_1Q8_1XN, n_tokens, n, x, y, y_stride, scales, scales_stride, out);
 }
 
 }  // namespace glint::kernels::avxvnni
