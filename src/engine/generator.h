@@ -52,6 +52,12 @@ struct GenerateOptions {
   int32_t max_tokens = 256;
   sampling::SamplingParams sampling;
   bool stop_at_end_of_generation = true;
+  // Speculative decoding (the scheduler; see engine/draft.h): drafts from
+  // `prediction` (the expected output, as tokens) and, with `lookup`, from
+  // n-grams of the prompt and output. Off: one token per step.
+  bool speculate = true;
+  bool lookup = true;
+  std::vector<TokenId> prediction;
 };
 
 struct GenerateStats {
@@ -62,6 +68,9 @@ struct GenerateStats {
   double ttft_s = 0;             // request start to first generated token
   double decode_s = 0;           // first token to last
   std::string finish_reason;     // "stop", "length", "cancelled"
+  int32_t draft_accepted = 0;    // speculative draft tokens kept
+  int32_t draft_rejected = 0;    // and those verified and thrown away
+  int32_t verify_steps = 0;      // forward passes that verified a draft
 
   double prefill_tok_s() const;
   double decode_tok_s() const;   // tokens after the first, per second

@@ -18,7 +18,7 @@ Scheduler::Scheduler(const model::Model& model, const tokenizer::Tokenizer& toke
   // One scratch serves both kinds of step: decode batches of up to
   // max_active sequences, prefill in sub-chunks of at least 64 tokens.
   scratch_ = model_.NewScratch(std::max(options_.max_active, 64));
-  batch_logits_.resize(static_cast<size_t>(options_.max_active) * model_.hparams().n_vocab);
+  batch_logits_.resize(static_cast<size_t>(scratch_->max_batch()) * model_.hparams().n_vocab);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -180,6 +180,9 @@ void Scheduler::Admit(const std::shared_ptr<Job>& job) {
   j.sampler_ = std::make_unique<sampling::Sampler>(j.options.sampling);
   for (TokenId t : j.prompt) j.sampler_->Accept(t);
   j.decoder_ = std::make_unique<tokenizer::StreamDecoder>(tokenizer_);
+  if (j.generate && j.options.speculate && (j.options.lookup || !j.options.prediction.empty())) {
+    j.drafter_ = std::make_unique<Drafter>(j.options.prediction, j.options.lookup);
+  }
   j.done_ = 0;
   // The whole prompt is cached and so are the logits at its end (a retry,
   // or the same short request again): nothing to evaluate.
@@ -232,16 +235,43 @@ void Scheduler::PrefillStep(Job& j) {
   EmitNext(j, s.logits_.data());
 }
 
+int32_t Scheduler::DraftRoom(const Job& j, int32_t budget) const {
+  if (j.drafter_ == nullptr) return 0;
+  const GenerateStats& stats = j.result_.stats;
+  // The step evaluates next_ and the draft; each kept token counts against
+  // max_tokens, and every one needs a place in the context.
+  const int32_t by_length = j.options.max_tokens - stats.generated_tokens - 1;
+  const int32_t by_context =
+      j.session->n_ctx() - static_cast<int32_t>(j.session->tokens_.size()) - 2;
+  return std::max(0, std::min({budget, by_length, by_context}));
+}
+
 void Scheduler::DecodeStep(std::vector<Job*>& batch) {
   const int32_t n_vocab = model_.hparams().n_vocab;
-  std::vector<TokenId> tokens(batch.size());
-  std::vector<model::KvCache*> kvs(batch.size());
+  // Every job's next token, each followed by its draft (if any), within
+  // the scratch's batch: the tokens beyond one per job are shared out.
+  const int32_t n_jobs = static_cast<int32_t>(batch.size());
+  const int32_t share = (scratch_->max_batch() - n_jobs) / n_jobs;
+  std::vector<TokenId> tokens;
+  std::vector<model::KvCache*> kvs;
+  std::vector<int32_t> first(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    tokens[i] = batch[i]->next_;
-    kvs[i] = &batch[i]->session->kv();
+    Job& j = *batch[i];
+    j.draft_.clear();
+    if (const int32_t room = DraftRoom(j, share); room > 0) {
+      j.drafter_->Propose(j.prompt, j.result_.generated, room, &j.draft_);
+    }
+    first[i] = static_cast<int32_t>(tokens.size());
+    tokens.push_back(j.next_);
+    tokens.insert(tokens.end(), j.draft_.begin(), j.draft_.end());
+    kvs.insert(kvs.end(), 1 + j.draft_.size(), &j.session->kv());
   }
-  Status st = model_.ForwardDecode(tokens.data(), kvs.data(), static_cast<int32_t>(batch.size()),
-                                   batch_logits_.data(), pool_, *scratch_);
+  const int32_t n = static_cast<int32_t>(tokens.size());
+  if (batch_logits_.size() < static_cast<size_t>(n) * n_vocab) {
+    batch_logits_.resize(static_cast<size_t>(n) * n_vocab);
+  }
+  Status st = model_.ForwardDecode(tokens.data(), kvs.data(), n, batch_logits_.data(), pool_,
+                                   *scratch_);
   n_decode_steps_.fetch_add(1, std::memory_order_relaxed);
   for (size_t i = 0; i < batch.size(); ++i) {
     Job& j = *batch[i];
@@ -249,14 +279,50 @@ void Scheduler::DecodeStep(std::vector<Job*>& batch) {
       Finish(j, st, "");
       continue;
     }
-    j.session->tokens_.push_back(j.next_);
-    EmitNext(j, batch_logits_.data() + i * n_vocab);
+    Session& s = *j.session;
+    GenerateStats& stats = j.result_.stats;
+    s.tokens_.push_back(j.next_);
+    const int32_t k = static_cast<int32_t>(j.draft_.size());
+    if (k > 0) ++stats.verify_steps;
+    int32_t kept = 0;
+    // Row a holds the logits after next_ and the first a draft tokens: it
+    // verifies draft token a, and the row after the last kept one gives
+    // the step's final token.
+    for (int32_t a = 0; a <= k; ++a) {
+      const float* row = batch_logits_.data() + static_cast<size_t>(first[i] + a) * n_vocab;
+      bool accepted = false;
+      const TokenId token = a < k ? j.sampler_->SampleDraft(row, n_vocab, j.draft_[a], &accepted)
+                                  : j.sampler_->Sample(row, n_vocab);
+      if (a < k) {
+        if (accepted) {
+          ++kept;
+        } else {
+          stats.draft_rejected += k - a;
+          n_draft_rejected_.fetch_add(k - a, std::memory_order_relaxed);
+        }
+      }
+      // The cache keeps exactly the session's tokens: the verified draft
+      // tokens that were kept, not the rest.
+      if (!accepted) s.kv().Truncate(static_cast<int32_t>(s.tokens_.size()));
+      if (accepted) {
+        ++stats.draft_accepted;
+        n_draft_accepted_.fetch_add(1, std::memory_order_relaxed);
+      }
+      const Outcome outcome = Emit(j, token);
+      if (outcome != Outcome::kContinue) {
+        s.kv().Truncate(static_cast<int32_t>(s.tokens_.size()));
+        Finish(j, Status::Ok(), outcome == Outcome::kStop ? "stop" : "length");
+        break;
+      }
+      if (!accepted) break;  // token is next_, to evaluate in the next step
+      s.tokens_.push_back(token);  // evaluated in this step already
+    }
+    if (j.state_ == Job::State::kDecode && k > 0) j.drafter_->Record(k, kept);
   }
 }
 
-bool Scheduler::EmitNext(Job& j, const float* logits) {
+Scheduler::Outcome Scheduler::Emit(Job& j, TokenId next) {
   GenerateStats& stats = j.result_.stats;
-  const TokenId next = j.sampler_->Sample(logits, model_.hparams().n_vocab);
   j.sampler_->Accept(next);
   if (stats.generated_tokens == 0 && j.first_token_ == Clock::time_point{}) {
     j.first_token_ = Clock::now();
@@ -264,20 +330,25 @@ bool Scheduler::EmitNext(Job& j, const float* logits) {
   }
   j.result_.generated.push_back(next);
   if (j.options.stop_at_end_of_generation && tokenizer_.IsEndOfGeneration(next)) {
-    Finish(j, Status::Ok(), "stop");
-    return false;
+    return Outcome::kStop;
   }
   ++stats.generated_tokens;
   std::string text = j.decoder_->Push(next);
   if (options_.max_unacked > 0) j.unacked_.fetch_add(1, std::memory_order_relaxed);
   if (j.on_token) j.on_token(next, std::move(text));
   if (stats.generated_tokens >= j.options.max_tokens ||
-      j.session->kv().size() + 1 > j.session->n_ctx()) {
-    Finish(j, Status::Ok(), "length");
-    return false;
+      static_cast<int32_t>(j.session->tokens_.size()) + 1 > j.session->n_ctx()) {
+    return Outcome::kLength;
   }
   j.next_ = next;
-  return true;
+  return Outcome::kContinue;
+}
+
+void Scheduler::EmitNext(Job& j, const float* logits) {
+  const Outcome outcome = Emit(j, j.sampler_->Sample(logits, model_.hparams().n_vocab));
+  if (outcome != Outcome::kContinue) {
+    Finish(j, Status::Ok(), outcome == Outcome::kStop ? "stop" : "length");
+  }
 }
 
 void Scheduler::Finish(Job& j, Status status, const std::string& reason) {
@@ -298,6 +369,7 @@ void Scheduler::Finish(Job& j, Status status, const std::string& reason) {
   j.on_token = nullptr;
   j.sampler_.reset();
   j.decoder_.reset();
+  j.drafter_.reset();
   done(std::move(r));
 }
 

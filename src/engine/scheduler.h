@@ -7,7 +7,10 @@
 //      consistent and usable);
 //   2. runs one decode step of every decoding job as ONE batched forward
 //      pass (continuous batching: jobs join and leave between steps), each
-//      sequence getting exactly the numbers of a single-sequence decode;
+//      sequence getting exactly the numbers of a single-sequence decode. A
+//      job with a draft (speculative decoding, engine/draft.h) verifies it
+//      in the same pass and keeps the tokens the model agrees with, so one
+//      step may emit several tokens; the cache rolls back the rest;
 //   3. runs one chunk (at most prefill_chunk tokens) of the oldest job still
 //      prefilling, so that a long prompt delays other streams by one chunk
 //      at most.
@@ -30,6 +33,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "engine/draft.h"
 #include "engine/generator.h"
 #include "model/forward_scratch.h"
 #include "model/model.h"
@@ -80,6 +84,8 @@ class Job {
   TokenId next_ = -1;    // sampled, not yet evaluated
   std::unique_ptr<sampling::Sampler> sampler_;
   std::unique_ptr<tokenizer::StreamDecoder> decoder_;
+  std::unique_ptr<Drafter> drafter_;  // speculative decoding; nullptr: off
+  std::vector<TokenId> draft_;        // the draft being verified
   JobResult result_;
 };
 
@@ -117,15 +123,23 @@ class Scheduler {
   int32_t queued() const { return n_queued_.load(std::memory_order_relaxed); }
   int32_t active() const { return n_active_.load(std::memory_order_relaxed); }
   uint64_t decode_steps() const { return n_decode_steps_.load(std::memory_order_relaxed); }
+  // Speculative decoding, over the scheduler's life.
+  uint64_t draft_accepted() const { return n_draft_accepted_.load(std::memory_order_relaxed); }
+  uint64_t draft_rejected() const { return n_draft_rejected_.load(std::memory_order_relaxed); }
 
  private:
   void Loop();
   void Admit(const std::shared_ptr<Job>& job);
   void PrefillStep(Job& job);
   void DecodeStep(std::vector<Job*>& batch);
-  // Samples from `logits`, streams the token, and decides whether the job
-  // goes on. Returns false when it finished.
-  bool EmitNext(Job& job, const float* logits);
+  enum class Outcome { kContinue, kStop, kLength };
+  // Streams a sampled token and says whether the job goes on; the caller
+  // finishes it otherwise.
+  Outcome Emit(Job& job, TokenId token);
+  // Samples from `logits`, emits, and finishes the job when it is done.
+  void EmitNext(Job& job, const float* logits);
+  // How many draft tokens job j may verify this step, given its limits.
+  int32_t DraftRoom(const Job& j, int32_t budget) const;
   void Finish(Job& job, Status status, const std::string& reason);
 
   const model::Model& model_;
@@ -142,6 +156,7 @@ class Scheduler {
   std::vector<std::shared_ptr<Job>> active_;   // inference thread only
   std::atomic<int32_t> n_queued_{0}, n_active_{0};
   std::atomic<uint64_t> n_decode_steps_{0};
+  std::atomic<uint64_t> n_draft_accepted_{0}, n_draft_rejected_{0};
   std::thread thread_;
 };
 

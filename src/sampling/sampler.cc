@@ -175,10 +175,25 @@ int32_t Sampler::Draw(size_t n) {
 }
 
 int32_t Sampler::Sample(const float* logits, int32_t n_vocab) {
-  if (n_vocab <= 0) return 0;
+  return SampleImpl(logits, n_vocab, -1, nullptr);
+}
+
+int32_t Sampler::SampleDraft(const float* logits, int32_t n_vocab, int32_t draft,
+                             bool* accepted) {
+  return SampleImpl(logits, n_vocab, draft, accepted);
+}
+
+int32_t Sampler::SampleImpl(const float* logits, int32_t n_vocab, int32_t draft,
+                            bool* accepted) {
+  // Every deterministic answer below accepts the draft when it is the token.
+  auto decided = [&](int32_t token) {
+    if (accepted != nullptr) *accepted = draft >= 0 && token == draft;
+    return token;
+  };
+  if (n_vocab <= 0) return decided(0);
   const bool penalties = HasPenalties();
   const bool greedy = !(params_.temperature > 0.0f);  // also NaN / negative
-  if (greedy && !penalties) return Argmax(logits, n_vocab);
+  if (greedy && !penalties) return decided(Argmax(logits, n_vocab));
 
   const size_t nv = static_cast<size_t>(n_vocab);
   candidates_.resize(nv);  // allocates only when the vocabulary grows
@@ -195,7 +210,7 @@ int32_t Sampler::Sample(const float* logits, int32_t n_vocab) {
     }
   }
   if (greedy || (!penalties && max == kNegInf)) {
-    return std::min_element(candidates_.begin(), candidates_.end(), Higher())->second;
+    return decided(std::min_element(candidates_.begin(), candidates_.end(), Higher())->second);
   }
 
   size_t n = nv;
@@ -215,7 +230,37 @@ int32_t Sampler::Sample(const float* logits, int32_t n_vocab) {
   for (size_t i = 0; i < n; ++i) best = std::max(best, candidates_[i].first);
   if (best == kNegInf) {
     // Nothing finite is left (e.g. every logit -inf): deterministic fallback.
-    return std::min_element(candidates_.begin(), candidates_.begin() + n, Higher())->second;
+    return decided(
+        std::min_element(candidates_.begin(), candidates_.begin() + n, Higher())->second);
+  }
+  if (draft < 0) return Draw(n);
+  // Accept the draft with its probability under the chain; otherwise draw
+  // from the rest, renormalised (max(0, p - q) for a certain draft q).
+  const float t = params_.temperature;
+  auto weight = [best, t](float l) { return l == best ? 1.0f : std::exp((l - best) / t); };
+  double sum = 0, p_draft = 0;
+  size_t draft_at = n;
+  for (size_t i = 0; i < n; ++i) {
+    const double w = weight(candidates_[i].first);
+    sum += w;
+    if (candidates_[i].second == draft) {
+      p_draft = w;
+      draft_at = i;
+    }
+  }
+  const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+  if (draft_at < n && u * sum < p_draft) {
+    *accepted = true;
+    return draft;
+  }
+  *accepted = false;
+  if (draft_at < n) {
+    // Only the draft had any weight (rounding): it is the answer after all.
+    if (sum - p_draft <= 0) {
+      *accepted = true;
+      return draft;
+    }
+    candidates_[draft_at].first = -std::numeric_limits<float>::infinity();
   }
   return Draw(n);
 }

@@ -51,6 +51,14 @@ class Sampler {
 
   // Picks the next token from logits[0 .. n_vocab). Does not modify logits.
   int32_t Sample(const float* logits, int32_t n_vocab);
+  // Verifies a speculative draft token against logits, keeping the output
+  // distribution exactly that of Sample (speculative sampling, Leviathan et
+  // al. 2023, arXiv:2211.17192, with a draft that proposes one token with
+  // certainty): the draft is accepted with probability p(draft) under the
+  // sampling chain; otherwise the token is drawn from p with the draft
+  // removed. Greedy: accepted when the draft is the argmax. Returns the
+  // token (the draft when *accepted).
+  int32_t SampleDraft(const float* logits, int32_t n_vocab, int32_t draft, bool* accepted);
   // Records a token that was emitted (for the penalties).
   void Accept(int32_t token);
   // Forgets accepted tokens and reseeds.
@@ -71,6 +79,8 @@ class Sampler {
   // probability; returns how many remain (order is kept).
   size_t MinP(size_t n);
   int32_t Draw(size_t n);
+  // Sample and SampleDraft (draft < 0: none).
+  int32_t SampleImpl(const float* logits, int32_t n_vocab, int32_t draft, bool* accepted);
 
   SamplingParams params_;
   std::mt19937_64 rng_;

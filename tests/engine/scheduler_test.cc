@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -278,6 +279,93 @@ TEST(Scheduler, OverflowAndBadParametersFailCleanly) {
   sched.Submit(MakeJob(std::make_shared<Session>(*Fast().model, 64), Prompt("hi"), 4,
                        &after_shutdown));
   EXPECT_EQ(after_shutdown.done.get_future().get().status.code(), StatusCode::kUnavailable);
+}
+
+
+
+const char kCode[] = R"(def summarize(values):
+    total = 0
+    count = 0
+    for v in values:
+        if v is None:
+            continue
+        total += v
+        count += 1
+    if count == 0:
+        return 0.0
+    return total / count
+
+
+def spread(values):
+    present = [v for v in values if v is not None]
+    return max(present) - min(present)
+)";
+
+JobResult RunOne(Scheduler& sched, const std::vector<TokenId>& prompt, bool speculate,
+                 std::vector<TokenId> prediction, Outcome* out, int32_t max_tokens = 160) {
+  auto session = std::make_shared<Session>(*Fast().model, 1024);
+  auto job = MakeJob(session, prompt, max_tokens, out);
+  job->options.speculate = speculate;
+  job->options.prediction = std::move(prediction);
+  sched.Submit(job);
+  JobResult r = out->done.get_future().get();
+  EXPECT_EQ(session->kv().size(), static_cast<int32_t>(session->tokens().size()));
+  return r;
+}
+
+// Greedy speculative decoding gives the tokens of plain decoding, whatever
+// the drafts: the right prediction, a wrong one, prompt lookup alone; and
+// drafts verified beside other sequences in one batch.
+TEST(Scheduler, SpeculationIsLosslessUnderGreedyDecoding) {
+  REQUIRE_FAST();
+  Scheduler sched(*Fast().model, *Fast().tok, {});
+  const auto prompt = Prompt(std::string("Rename the variable `total` to `acc` in this code and "
+                                         "show the whole file.\n```python\n") + kCode + "```");
+  Outcome plain_out;
+  const JobResult plain = RunOne(sched, prompt, false, {}, &plain_out);
+  ASSERT_TRUE(plain.status.ok());
+  EXPECT_EQ(plain.stats.draft_accepted + plain.stats.draft_rejected, 0);
+  EXPECT_EQ(plain_out.streamed, Single(prompt, 160));
+
+  const auto code = Fast().tok->Encode(kCode, false, false);
+  const auto wrong = Fast().tok->Encode("fn main() { println!(\"unrelated\"); }", false, false);
+  for (const auto& [name, prediction, lookup] :
+       {std::tuple{"prediction", code, true}, std::tuple{"wrong prediction", wrong, false},
+        std::tuple{"lookup only", std::vector<TokenId>{}, true}}) {
+    Outcome out;
+    auto session = std::make_shared<Session>(*Fast().model, 1024);
+    auto job = MakeJob(session, prompt, 160, &out);
+    job->options.prediction = prediction;
+    job->options.lookup = lookup;
+    sched.Submit(job);
+    const JobResult r = out.done.get_future().get();
+    ASSERT_TRUE(r.status.ok()) << name;
+    EXPECT_EQ(out.streamed, plain_out.streamed) << name;
+    EXPECT_EQ(out.text, plain_out.text) << name;
+    EXPECT_EQ(r.stats.generated_tokens, plain.stats.generated_tokens) << name;
+    EXPECT_EQ(session->kv().size(), static_cast<int32_t>(session->tokens().size())) << name;
+    if (std::string(name) == "prediction") {
+      EXPECT_GT(r.stats.draft_accepted, 20) << "the model copies most of the file";
+      EXPECT_LT(r.stats.verify_steps, plain.stats.generated_tokens / 2);
+    }
+  }
+
+  // Three at once: two speculating, one not, sharing each decode pass.
+  std::vector<Outcome> outs(3);
+  const std::vector<std::vector<TokenId>> prompts = {prompt, Prompt("Write a haiku about Rust."),
+                                                     prompt};
+  for (int i = 0; i < 3; ++i) {
+    auto job = MakeJob(std::make_shared<Session>(*Fast().model, 1024), prompts[i], 160, &outs[i]);
+    job->options.speculate = i != 1;
+    job->options.prediction = i == 0 ? code : std::vector<TokenId>{};
+    sched.Submit(job);
+  }
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(outs[i].done.get_future().get().status.ok());
+  }
+  EXPECT_EQ(outs[0].streamed, plain_out.streamed);
+  EXPECT_EQ(outs[2].streamed, plain_out.streamed);
+  EXPECT_EQ(outs[1].streamed, Single(prompts[1], 160));
 }
 
 }  // namespace
