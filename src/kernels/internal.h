@@ -118,6 +118,11 @@ void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,
                       const float* scales, size_t scales_stride, int n_tokens, float* out);
 void VecDotQ8_0Q8_0X8(int64_t n, const void* x, const void* y, size_t y_stride,
                       const float* scales, size_t scales_stride, int n_tokens, float* out);
+// (Q8_K blocks hold their scale as a float: these two ignore `scales`.)
+void VecDotQ4KQ8KX8(int64_t n, const void* x, const void* y, size_t y_stride,
+                    const float* scales, size_t scales_stride, int n_tokens, float* out);
+void VecDotQ6KQ8KX8(int64_t n, const void* x, const void* y, size_t y_stride,
+                    const float* scales, size_t scales_stride, int n_tokens, float* out);
 // Eight Q4_K / Q6_K rows with rows in lanes (x86/quants_rows8.cc),
 // bit-identical to VecDotQ4KQ8KBatched / VecDotQ6KQ8KBatched per row.
 size_t Q4KRows8BlockBytes();

@@ -111,6 +111,8 @@ KernelTable MakeAvx2Table() {
   at(DType::kQ8_0).vec_dot_x4 = avx2::VecDotQ8_0Q8_0X4;
   at(DType::kQ4_1).vec_dot_x8 = avx2::VecDotQ4_1Q8_1X8;
   at(DType::kQ8_0).vec_dot_x8 = avx2::VecDotQ8_0Q8_0X8;
+  at(DType::kQ4_K).vec_dot_x8 = avx2::VecDotQ4KQ8KX8;
+  at(DType::kQ6_K).vec_dot_x8 = avx2::VecDotQ6KQ8KX8;
   at(DType::kQ4_K).vec_dot_batched_x4 = avx2::VecDotQ4KQ8KBatchedX4;
   at(DType::kQ6_K).vec_dot_batched_x4 = avx2::VecDotQ6KQ8KBatchedX4;
   at(DType::kQ4_K).rows8_repack = avx2::RepackQ4KRows8;

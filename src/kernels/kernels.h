@@ -29,7 +29,8 @@ using VecDotFn = float (*)(int64_t n, const void* x, const void* y);
 // block once for four tokens.
 using VecDotX4Fn = void (*)(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 // The same for up to eight activation rows (n_tokens in 1..8) whose block
-// scales are also given in float: for block i, token j's d is
+// scales are also given in float (except Q8_K, whose blocks hold a float
+// scale: scales is then unused): for block i, token j's d is
 // scales[2 * i * scales_stride + j] and, for Q8_1, its s is
 // scales[(2 * i + 1) * scales_stride + j]; each of those rows of scales is
 // readable to 8 entries. Converting the scales once per matrix product

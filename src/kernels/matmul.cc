@@ -135,7 +135,8 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
       float* yt = y + t * y_stride;
       // Up to eight tokens that all take the single-token order.
       const int64_t m = std::min<int64_t>(8, xq.n_tokens - t);
-      if (xq.scales != nullptr && tk.vec_dot_x8 != nullptr && m >= 2 &&
+      // (Q8_K activations carry float scales in their blocks already.)
+      if ((xq.scales != nullptr || xq.type == DType::kQ8_K) && tk.vec_dot_x8 != nullptr && m >= 2 &&
           tk.DotFor(xq.ref_batch, xq.ref_first + t) == tk.vec_dot &&
           tk.DotFor(xq.ref_batch, xq.ref_first + t + m - 1) == tk.vec_dot) {
         float out[8];
@@ -237,7 +238,9 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
   } else {
     ParallelRange(pool, total_blocks, quantize_blocks);
   }
-  if (n_tokens >= 2 && k[weight_type].vec_dot_x8 != nullptr) FloatScales(q, scratch);
+  if (n_tokens >= 2 && k[weight_type].vec_dot_x8 != nullptr && act_type != DType::kQ8_K) {
+    FloatScales(q, scratch);
+  }
   return q;
 }
 

@@ -92,6 +92,104 @@ void Q8_0Q8_0XN(int64_t n, const void* x, const void* y, size_t y_stride, const 
   for (int j = 0; j < T; ++j) out[j] = HsumF32(acc[j]);
 }
 
+// The eight i32 sums of v[0..7] as one vector [sum v0, ..., sum v7]
+// (exact: integer additions in any order).
+inline __m256i Hsum8I32(const __m256i* v) {
+  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+  const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
+                          _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+// VecDotQ4KQ8K for up to eight tokens: a block's nibbles and scales are
+// unpacked once; each token's integer sums are exact as before, and its two
+// fused multiply-adds per block (scaled sums, mins) run in lane t of acc and
+// acc_min, so out[t] = acc[t] - acc_min[t] as the single-token kernel.
+template <int T>
+void Q4KQ8KXN(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+  const auto* bx = static_cast<const BlockQ4K*>(x);
+  const BlockQ8K* by[T];
+  for (int j = 0; j < T; ++j) by[j] = Row<BlockQ8K>(y, y_stride, j);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    uint8_t sc[8], m[8];
+    UnpackScales(bx[i].scales, sc, m);
+    __m256i sumi[8], mins[8];
+    for (int j = 0; j < 8; ++j) sumi[j] = mins[j] = _mm256_setzero_si256();
+    for (int g = 0; g < 4; ++g) {
+      const __m256i q = Load256(bx[i].qs + 32 * g);
+      const __m256i lo = _mm256_and_si256(q, low4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      const __m256i s0 = _mm256_set1_epi16(sc[2 * g]), s1 = _mm256_set1_epi16(sc[2 * g + 1]);
+      for (int j = 0; j < T; ++j) {
+        const __m256i p0 = _mm256_maddubs_epi16(lo, Load256(by[j][i].qs + 64 * g));
+        const __m256i p1 = _mm256_maddubs_epi16(hi, Load256(by[j][i].qs + 64 * g + 32));
+        sumi[j] = _mm256_add_epi32(sumi[j], _mm256_add_epi32(_mm256_madd_epi16(p0, s0),
+                                                             _mm256_madd_epi16(p1, s1)));
+      }
+    }
+    // The mins against each token's bsums: [m0 m0 m1 m1 ... m7 m7] as i16.
+    uint64_t m8;
+    std::memcpy(&m8, m, 8);
+    const __m128i mv = _mm_cvtsi64_si128(static_cast<int64_t>(m8));
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, mv));
+    alignas(32) float dy[8] = {};
+    for (int j = 0; j < T; ++j) {
+      mins[j] = _mm256_madd_epi16(Load256(by[j][i].bsums), m16);
+      dy[j] = by[j][i].d;
+    }
+    const __m256 vdy = _mm256_load_ps(dy);
+    const __m256 d = _mm256_mul_ps(_mm256_set1_ps(HalfToFloatF16c(bx[i].d)), vdy);
+    const __m256 dmin = _mm256_mul_ps(_mm256_set1_ps(HalfToFloatF16c(bx[i].dmin)), vdy);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(Hsum8I32(sumi)), d, acc);
+    acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(Hsum8I32(mins)), dmin, acc_min);
+  }
+  alignas(32) float r[8];
+  _mm256_store_ps(r, _mm256_sub_ps(acc, acc_min));
+  for (int j = 0; j < T; ++j) out[j] = r[j];
+}
+
+// VecDotQ6KQ8K for up to eight tokens: each half block is unpacked once;
+// token t keeps its own eight-lane accumulator and fused multiply-add.
+template <int T>
+void Q6KQ8KXN(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+  const auto* bx = static_cast<const BlockQ6K*>(x);
+  const BlockQ8K* by[T];
+  for (int j = 0; j < T; ++j) by[j] = Row<BlockQ8K>(y, y_stride, j);
+  __m256 acc[T];
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const BlockQ6K& b = bx[i];
+    const __m256i sc16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
+    __m256i sumi[T];
+    for (int j = 0; j < T; ++j) {
+      const __m256i offset = _mm256_madd_epi16(sc16, Load256(by[j][i].bsums));
+      sumi[j] = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
+    }
+    for (int h = 0; h < 2; ++h) {
+      __m256i q[4];
+      UnpackQ6KHalf(b.ql + 64 * h, b.qh + 32 * h, q);
+      const int8_t* sc = b.scales + 8 * h;
+      for (int k = 0; k < 4; ++k) {
+        const __m256i s =
+            _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+        for (int j = 0; j < T; ++j) {
+          const __m256i p = _mm256_maddubs_epi16(q[k], Load256(by[j][i].qs + 128 * h + 32 * k));
+          sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(p, s));
+        }
+      }
+    }
+    const float dx = HalfToFloatF16c(b.d);
+    for (int j = 0; j < T; ++j) {
+      const float d = by[j][i].d * dx;
+      acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
+    }
+  }
+  for (int j = 0; j < T; ++j) out[j] = HsumF32(acc[j]);
+}
+
 }  // namespace
 
 void VecDotQ4_0Q8_0X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
@@ -167,6 +265,16 @@ void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,
 void VecDotQ8_0Q8_0X8(int64_t n, const void* x, const void* y, size_t y_stride,
                       const float* scales, size_t scales_stride, int n_tokens, float* out) {
   GLINT_DISPATCH_XN(Q8_0Q8_0XN, n_tokens, n, x, y, y_stride, scales, scales_stride, out);
+}
+
+void VecDotQ4KQ8KX8(int64_t n, const void* x, const void* y, size_t y_stride, const float*,
+                    size_t, int n_tokens, float* out) {
+  GLINT_DISPATCH_XN(Q4KQ8KXN, n_tokens, n, x, y, y_stride, out);
+}
+
+void VecDotQ6KQ8KX8(int64_t n, const void* x, const void* y, size_t y_stride, const float*,
+                    size_t, int n_tokens, float* out) {
+  GLINT_DISPATCH_XN(Q6KQ8KXN, n_tokens, n, x, y, y_stride, out);
 }
 
 // VecDotQ4KQ8KBatched for four tokens: per 64 elements, lane j of acc (and
