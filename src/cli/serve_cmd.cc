@@ -19,9 +19,11 @@ struct ServeArgs {
   std::vector<std::string> models = {"fast"};
   server::ServerOptions options;
   int network_threads = 1;
+  bool no_speculation = false;
 };
 
 int Serve(ServeArgs& a) {
+  a.options.speculation = !a.no_speculation;
   // SIGINT and SIGTERM are taken by a thread of their own (below); block
   // them first, so that every thread started from here on inherits the mask.
   sigset_t set;
@@ -116,6 +118,8 @@ Runner AddServeCommand(CLI::App& app) {
   cmd->add_option("--session-ttl", args->options.session_ttl_s,
                   "Seconds a disconnected session and stored responses are kept")
       ->check(CLI::Range(0, 86400))->capture_default_str();
+  cmd->add_flag("--no-speculation", args->no_speculation,
+                "Decode one token per step: no drafts from predictions or prompt lookup");
   cmd->add_flag("--ws-echo", args->options.ws_echo,
                "Serve a WebSocket echo at /v1/echo (for the Autobahn conformance suite)");
   cmd->add_option("--network-threads", args->network_threads, "Threads for the event loop")

@@ -64,8 +64,17 @@ Parsed<PreparedTurn> PrepareChatTurn(ServerState& state, const ChatRequest& requ
   if (!m.ok()) return m.error;
   PreparedTurn t;
   t.service = *m.value;
+  // A final assistant message is the start of the answer (a prefill): the
+  // model continues it, and the response holds only what follows.
+  std::vector<Item> messages = request.messages;
+  std::string prefill;
+  if (messages.size() > 1 && messages.back().kind == Item::Kind::kMessage &&
+      messages.back().role == "assistant") {
+    prefill = std::move(messages.back().text);
+    messages.pop_back();
+  }
   const std::string text =
-      RenderConversation(*t.service->chat_template, "", request.tools, request.messages, true);
+      RenderConversation(*t.service->chat_template, "", request.tools, messages, true) + prefill;
   t.prompt = t.service->Encode(text, true);
   if (auto e = CheckContext(*t.service, t.prompt.size(), true)) return *e;
   return t;
@@ -134,7 +143,11 @@ json ChatUsage(const engine::GenerateStats& s) {
   return {{"prompt_tokens", s.prompt_tokens},
           {"completion_tokens", s.generated_tokens},
           {"total_tokens", s.prompt_tokens + s.generated_tokens},
-          {"prompt_tokens_details", {{"cached_tokens", s.cached_tokens}}}};
+          {"prompt_tokens_details", {{"cached_tokens", s.cached_tokens}}},
+          {"completion_tokens_details",
+           {{"reasoning_tokens", 0},
+            {"accepted_prediction_tokens", s.draft_accepted},
+            {"rejected_prediction_tokens", s.draft_rejected}}}};
 }
 
 json ChatCompletionBody(const std::string& id, const std::string& model, int64_t created,

@@ -20,6 +20,10 @@ std::shared_ptr<Generation> Generation::Start(ServerState& state, ModelService& 
   job->prompt = std::move(prompt);
   job->generate = generate;
   job->options.sampling = params.sampling;
+  job->options.speculate = service.speculate;
+  if (!params.prediction.empty()) {
+    job->options.prediction = service.tokenizer->Encode(params.prediction, false, false);
+  }
   const int32_t room = std::max(1, job->session->n_ctx() - static_cast<int32_t>(job->prompt.size()));
   job->options.max_tokens = params.max_tokens ? std::min(*params.max_tokens, room) : room;
   Metrics* metrics = &state.metrics();
@@ -47,6 +51,7 @@ std::shared_ptr<Generation> Generation::Start(ServerState& state, ModelService& 
     if (r.status.ok() && r.stats.generated_tokens > 0) metrics->ObserveTtft(r.stats.ttft_s);
     if (r.status.ok()) {
       metrics->AddTokens(r.stats.prompt_tokens, r.stats.cached_tokens, r.stats.generated_tokens);
+      metrics->AddDraft(r.stats.draft_accepted, r.stats.draft_rejected);
     }
     boost::asio::post(g->executor_, [g, r = std::move(r)]() mutable {
       GenerationResult out;

@@ -51,10 +51,10 @@ void Metrics::AddTokens(int64_t prompt, int64_t cached, int64_t generated) {
   generated_ += generated;
 }
 
-void Metrics::AddDraft(int64_t proposed, int64_t accepted) {
+void Metrics::AddDraft(int64_t accepted, int64_t rejected) {
   std::lock_guard<std::mutex> lock(mu_);
-  draft_proposed_ += proposed;
   draft_accepted_ += accepted;
+  draft_rejected_ += rejected;
 }
 
 std::string Metrics::Render(const Gauges& g) const {
@@ -81,10 +81,11 @@ std::string Metrics::Render(const Gauges& g) const {
   o += fmt::format("glint_cached_prompt_tokens_total {}\n", cached_);
   header("glint_generated_tokens_total", "counter", "Tokens generated.");
   o += fmt::format("glint_generated_tokens_total {}\n", generated_);
-  header("glint_speculative_draft_tokens_total", "counter", "Draft tokens proposed.");
-  o += fmt::format("glint_speculative_draft_tokens_total {}\n", draft_proposed_);
-  header("glint_speculative_accepted_tokens_total", "counter", "Draft tokens accepted.");
-  o += fmt::format("glint_speculative_accepted_tokens_total {}\n", draft_accepted_);
+  header("glint_speculative_tokens_total", "counter",
+         "Draft tokens of speculative decoding verified by the model: kept (accepted) or "
+         "thrown away (rejected).");
+  o += fmt::format("glint_speculative_tokens_total{{result=\"accepted\"}} {}\n", draft_accepted_);
+  o += fmt::format("glint_speculative_tokens_total{{result=\"rejected\"}} {}\n", draft_rejected_);
   header("glint_active_sessions", "gauge", "Sessions holding a KV cache.");
   o += fmt::format("glint_active_sessions {}\n", g.active_sessions);
   header("glint_open_connections", "gauge", "Open HTTP and WebSocket connections.");

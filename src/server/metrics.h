@@ -35,7 +35,8 @@ class Metrics {
   void ObserveTtft(double seconds);
   void ObserveInterToken(double seconds);
   void AddTokens(int64_t prompt, int64_t cached, int64_t generated);
-  void AddDraft(int64_t proposed, int64_t accepted);
+  // Speculative decoding: draft tokens verified and kept, or thrown away.
+  void AddDraft(int64_t accepted, int64_t rejected);
 
   // Gauges read when the page is rendered.
   struct Gauges {
@@ -52,7 +53,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   Histogram ttft_, itl_;
-  uint64_t prompt_ = 0, cached_ = 0, generated_ = 0, draft_proposed_ = 0, draft_accepted_ = 0;
+  uint64_t prompt_ = 0, cached_ = 0, generated_ = 0, draft_accepted_ = 0, draft_rejected_ = 0;
 };
 
 }  // namespace glint::server

@@ -102,7 +102,37 @@ std::optional<ApiError> ReadInt(const json& o, const char* key, int64_t lo, int6
     if (auto err = (expr)) return *err; \
   } while (0)
 
-// temperature, top_p, seed, penalties, stop, stream: the parameters shared
+// {"type": "content", "content": "text" | [{"type": "text", "text": ...}]}
+std::optional<ApiError> ReadPrediction(const json& v, std::string* out) {
+  if (!v.is_object()) return WrongType("prediction", "an object", v);
+  auto type = v.find("type");
+  if (type == v.end() || !type->is_string() || *type != "content") {
+    return BadRequest("invalid_value", "'prediction.type' must be \"content\"", "prediction.type");
+  }
+  auto content = v.find("content");
+  if (content == v.end()) {
+    return BadRequest("missing_field", "'prediction.content' is required",
+                      "prediction.content");
+  }
+  if (content->is_string()) {
+    *out = content->get<std::string>();
+    return std::nullopt;
+  }
+  if (!content->is_array()) {
+    return WrongType("prediction.content", "a string or an array of text parts", *content);
+  }
+  out->clear();
+  for (const json& part : *content) {
+    auto text = part.is_object() ? part.find("text") : part.end();
+    if (!part.is_object() || text == part.end() || !text->is_string()) {
+      return WrongType("prediction.content", "a string or an array of text parts", part);
+    }
+    *out += text->get<std::string>();
+  }
+  return std::nullopt;
+}
+
+// temperature, top_p, seed, penalties, stop, stream, prediction: the parameters shared
 // by every generation endpoint.
 std::optional<ApiError> ReadSampling(const json& o, GenerationParams* p) {
   sampling::SamplingParams& s = p->sampling;
@@ -134,6 +164,9 @@ std::optional<ApiError> ReadSampling(const json& o, GenerationParams* p) {
     for (const auto& stop : p->stop) {
       if (stop.empty()) return BadRequest("invalid_value", "a stop sequence is empty", "stop");
     }
+  }
+  if (auto it = o.find("prediction"); it != o.end() && !it->is_null()) {
+    if (auto e = ReadPrediction(*it, &p->prediction)) return e;
   }
   return std::nullopt;
 }

@@ -71,6 +71,10 @@ struct GenerationParams {
   std::optional<int32_t> max_tokens;  // absent: until the context is full
   std::vector<std::string> stop;
   bool stream = false;
+  // OpenAI's predicted output ({"type": "content", "content": ...}): text
+  // the answer is expected to repeat (for an edit, the file before it),
+  // used as the draft of speculative decoding.
+  std::string prediction;
 };
 
 struct ResponseRequest {

@@ -47,7 +47,10 @@ json ResponseEvents::Usage() const {
       {"input_tokens", s.prompt_tokens},
       {"input_tokens_details", {{"cached_tokens", s.cached_tokens}}},
       {"output_tokens", s.generated_tokens},
-      {"output_tokens_details", {{"reasoning_tokens", 0}}},
+      {"output_tokens_details",
+       {{"reasoning_tokens", 0},
+        {"accepted_prediction_tokens", s.draft_accepted},
+        {"rejected_prediction_tokens", s.draft_rejected}}},
       {"total_tokens", s.prompt_tokens + s.generated_tokens},
       // glint's own: where the time went, measured by the engine.
       {"timings",

@@ -129,6 +129,7 @@ Result<std::unique_ptr<ModelService>> LoadModelService(const std::string& spec,
     svc->aliases = {file, path};
   }
   engine::Scheduler::Options so;
+  svc->speculate = options.speculation;
   so.n_threads = options.n_threads;
   so.max_active = options.parallel;
   so.prefill_chunk = options.prefill_chunk;

@@ -42,6 +42,7 @@ struct ServerOptions {
   int idle_timeout_s = 600;           // a connection with no traffic is closed
   int session_ttl_s = 600;            // a parked session or stored response lives this long
   int32_t max_unacked_tokens = 256;   // backpressure: tokens a reader may lag behind
+  bool speculation = true;            // drafts from predictions and prompt lookup
   bool ws_echo = false;               // GET /v1/echo: a WebSocket echo for conformance tests
 };
 
@@ -55,6 +56,7 @@ struct ModelService {
   std::unique_ptr<engine::Scheduler> scheduler;
   std::unique_ptr<engine::SessionPool> pool;
   int32_t n_ctx = 0;
+  bool speculate = true;             // speculative decoding (ServerOptions)
 
   bool Matches(const std::string& name) const;
   std::vector<TokenId> Encode(const std::string& text, bool add_bos) const {

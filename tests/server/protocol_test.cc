@@ -79,6 +79,15 @@ TEST(Protocol, ErrorsNameTheField) {
       {R"({"input": [{"role": "king", "content": "x"}]})", "invalid_value", "input[].role"},
       {R"({"input": "x", "stop": ["a", ""]})", "invalid_value", "stop"},
       {R"([1])", "invalid_type", ""},
+      {R"({"input": "x", "prediction": "text"})", "invalid_type", "prediction"},
+      {R"({"input": "x", "prediction": {"type": "diff", "content": "a"}})", "invalid_value",
+       "prediction.type"},
+      {R"({"input": "x", "prediction": {"type": "content"}})", "missing_field",
+       "prediction.content"},
+      {R"({"input": "x", "prediction": {"type": "content", "content": 3}})", "invalid_type",
+       "prediction.content"},
+      {R"({"input": "x", "prediction": {"type": "content", "content": [{"type": "text"}]}})",
+       "invalid_type", "prediction.content"},
   };
   for (const Case& c : cases) {
     auto r = ParseResponseRequest(J(c.body));
@@ -92,6 +101,21 @@ TEST(Protocol, ErrorsNameTheField) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error.code, "invalid_json");
   EXPECT_FALSE(ParseJson("\"\xff\"").ok());  // invalid UTF-8 inside a string
+}
+
+TEST(Protocol, PredictionOnEveryGenerationEndpoint) {
+  auto r = ParseResponseRequest(J(R"({"input": "x",
+      "prediction": {"type": "content", "content": "def f():\n    pass\n"}})"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value->params.prediction, "def f():\n    pass\n");
+  auto c = ParseChatRequest(J(R"({"messages": [{"role": "user", "content": "q"}],
+      "prediction": {"type": "content", "content": [{"type": "text", "text": "a"},
+                                                     {"type": "text", "text": "b"}]}})"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.value->params.prediction, "ab");
+  auto p = ParseCompletionRequest(J(R"({"prompt": "q", "prediction": null})"));
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p.value->params.prediction.empty());
 }
 
 TEST(Protocol, ChatAndCompletionRequests) {
