@@ -15,5 +15,6 @@ Runner AddTokenizeCommand(CLI::App& app);
 Runner AddModelsCommand(CLI::App& app);
 Runner AddBenchCommand(CLI::App& app);
 Runner AddServeCommand(CLI::App& app);
+Runner AddEditCommand(CLI::App& app);
 
 }  // namespace glint::cli
