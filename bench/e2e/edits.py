@@ -77,13 +77,13 @@ def load_tasks(limit, pattern):
     return tasks[:limit] if limit else tasks
 
 
-def run_edit(task, port, workdir):
+def run_edit(task, port, workdir, model):
     """One `glint edit` run on a fresh copy of the task's file."""
     path = os.path.join(workdir, os.path.basename(task["original"]))
     shutil.copyfile(task["original"], path)
     t0 = time.perf_counter()
     p = subprocess.run([GLINT_BIN, "edit", path, task["instruction"], "--server",
-                        f"http://127.0.0.1:{port}", "--dry-run", "--json"],
+                        f"http://127.0.0.1:{port}", "--model", model, "--dry-run", "--json"],
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
@@ -122,7 +122,7 @@ def main():
             proc, port = start_server(args.model, args.threads, speculation)
             try:
                 for t in tasks:
-                    r = run_edit(t, port, workdir)
+                    r = run_edit(t, port, workdir, args.model)
                     results.setdefault(t["name"], {})["spec" if speculation else "plain"] = r
                     print(f"  {'spec ' if speculation else 'plain'} {t['name']:34s} "
                           f"{r['completion_tokens']:5d} tok {r['wall_s']:7.2f} s", file=sys.stderr)

@@ -33,7 +33,7 @@ constexpr size_t kMaxFileBytes = 256 * 1024;
 struct EditArgs {
   std::string file;
   std::string instruction;
-  std::string model = "smart";
+  std::string model;  // "": smart in-process, the server's default with --server
   std::string server;
   bool yes = false;
   bool dry_run = false;
@@ -127,8 +127,9 @@ int Edit(const EditArgs& a) {
   client::Url url;
   std::string model = a.model == "fast" || a.model == "smart" ? "glint-" + a.model : a.model;
   if (a.server.empty()) {
-    if (tty_err) fmt::print(stderr, "glint edit: loading the {} model...\n", a.model);
-    auto started = LocalServer::Start(a.model, a.threads);
+    const std::string spec = a.model.empty() ? "smart" : a.model;
+    if (tty_err) fmt::print(stderr, "glint edit: loading the {} model...\n", spec);
+    auto started = LocalServer::Start(spec, a.threads);
     if (!started.ok()) {
       fmt::print(stderr, "glint edit: {}\n", started.status().message());
       return 1;
@@ -268,8 +269,8 @@ Runner AddEditCommand(CLI::App& app) {
   cmd->add_option("file", args->file, "The file to edit")->required();
   cmd->add_option("instruction", args->instruction, "What to change, in words")->required();
   cmd->add_option("-m,--model", args->model,
-                  "fast, smart, or a GGUF path (with --server: a model the server serves)")
-      ->capture_default_str();
+                  "fast, smart or a GGUF path (default: smart); with --server, a model the "
+                  "server serves (default: its first)");
   cmd->add_option("--server", args->server,
                   "URL of a running glint server (default: start one in this process)");
   cmd->add_flag("-y,--yes", args->yes, "Write the file without asking");

@@ -1,5 +1,8 @@
 #include "client/http_client.h"
 
+#include <cstdint>
+#include <limits>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -166,7 +169,9 @@ Status HttpClient::PostEvents(const std::string& path, const std::string& json_b
   RETURN_IF_ERROR(impl_->Send(req));
 
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
+  // A stream has no length limit. (Not boost::none: Boost 1.74 compares
+  // each chunk's length against the empty optional and always fails.)
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   beast::error_code ec;
   auto& stream = impl_->stream;
   auto& buffer = impl_->buffer;

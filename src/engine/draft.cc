@@ -81,8 +81,10 @@ void LookupDraft::Propose(const std::vector<TokenId>& prompt,
       bool match = true;
       for (int32_t k = 0; k < n && match; ++k) match = at(start + k) == at(len - n + k);
       if (!match) continue;
-      for (int64_t i = start + n; i < len && static_cast<int32_t>(out->size()) < max; ++i) {
-        out->push_back(at(i));
+      // What followed; past the end of the context the draft continues
+      // from its own start, so a repeating pattern yields a full draft.
+      for (int64_t i = start + n; static_cast<int32_t>(out->size()) < max; ++i) {
+        out->push_back(i < len ? at(i) : (*out)[i - len]);
       }
       return;
     }
@@ -109,9 +111,26 @@ void Drafter::Propose(const std::vector<TokenId>& prompt, const std::vector<Toke
   out->clear();
   max = std::min(max, length_.get());
   if (max <= 0) return;
+  if (pause_ > 0) {
+    --pause_;
+    return;
+  }
   for (auto& source : sources_) {
     source->Propose(prompt, generated, max, out);
     if (!out->empty()) return;
+  }
+}
+
+void Drafter::Record(int32_t proposed, int32_t accepted) {
+  if (proposed <= 0) return;
+  const int32_t before = length_.get();
+  length_.Record(proposed, accepted);
+  constexpr int32_t kMaxPause = 32;
+  if (accepted > 0) {
+    backoff_ = 1;
+  } else if (before == 1) {
+    pause_ = backoff_;
+    backoff_ = std::min(kMaxPause, 2 * backoff_);
   }
 }
 

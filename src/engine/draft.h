@@ -12,7 +12,8 @@
 //     the rest of the file.
 //   - LookupDraft: prompt lookup. The longest recent n-gram that ends the
 //     output is looked up in the prompt and the output so far, and the
-//     tokens that followed it are proposed.
+//     tokens that followed it are proposed (a pattern that repeats up to
+//     the end is continued).
 // DraftLength adapts how many tokens to propose from the recent acceptance.
 #pragma once
 
@@ -89,12 +90,18 @@ class Drafter {
   // (cleared first): the first source that proposes anything wins.
   void Propose(const std::vector<TokenId>& prompt, const std::vector<TokenId>& generated,
                int32_t max, std::vector<TokenId>* out);
-  // The outcome of verifying the last proposal.
-  void Record(int32_t proposed, int32_t accepted) { length_.Record(proposed, accepted); }
+  // The outcome of verifying the last proposal. A one-token draft that
+  // fails starts a pause: that many steps without drafts (1, 2, 4, .. 32
+  // while failures continue), since a failed draft costs part of a step
+  // and gains nothing; any accepted token ends the backing off.
+  void Record(int32_t proposed, int32_t accepted);
+  int32_t paused() const { return pause_; }
 
  private:
   std::vector<std::unique_ptr<DraftSource>> sources_;
   DraftLength length_;
+  int32_t pause_ = 0;    // steps left without drafting
+  int32_t backoff_ = 1;  // the next pause
 };
 
 }  // namespace glint::engine

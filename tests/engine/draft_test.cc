@@ -81,6 +81,8 @@ TEST(LookupDraft, ProposesWhatFollowedTheLatestOccurrence) {
   EXPECT_TRUE(ProposeAfter(d, {77, 78}, 3, prompt).empty());
   // A match inside the output itself (a repeated line being generated).
   EXPECT_EQ(ProposeAfter(d, {20, 21, 22, 23, 20, 21}, 2, {}), Tokens({22, 23}));
+  // Running into the end, the draft continues the repeating pattern.
+  EXPECT_EQ(ProposeAfter(d, {20, 21, 22, 23, 20, 21}, 6, {}), Tokens({22, 23, 20, 21, 22, 23}));
 }
 
 TEST(DraftLength, GrowsOnFullAcceptanceAndBacksOffOnRejection) {
@@ -101,6 +103,32 @@ TEST(DraftLength, GrowsOnFullAcceptanceAndBacksOffOnRejection) {
   EXPECT_EQ(l.get(), 1);
 }
 
+TEST(Drafter, PausesAfterFailingOneTokenDraftsAndResumes) {
+  Drafter d({}, true);
+  const Tokens prompt = {1, 2, 3, 1, 2, 3, 1, 2};
+  Tokens out;
+  auto propose = [&] {
+    d.Propose(prompt, {}, 16, &out);
+    return out.size();
+  };
+  ASSERT_EQ(propose(), 8u);  // the initial length
+  d.Record(8, 0);            // 8 -> 4
+  d.Record(4, 0);            // 4 -> 2
+  d.Record(2, 0);            // 2 -> 1
+  EXPECT_EQ(d.paused(), 0);
+  d.Record(1, 0);            // at length 1: pause 1 step
+  EXPECT_EQ(d.paused(), 1);
+  EXPECT_EQ(propose(), 0u);
+  EXPECT_EQ(propose(), 1u);
+  d.Record(1, 0);            // again: pause 2 steps
+  EXPECT_EQ(propose(), 0u);
+  EXPECT_EQ(propose(), 0u);
+  EXPECT_EQ(propose(), 1u);
+  d.Record(1, 1);            // a success ends the backing off and grows the length
+  EXPECT_EQ(d.paused(), 0);
+  EXPECT_EQ(propose(), 2u);
+}
+
 TEST(Drafter, PredictionFirstThenLookup) {
   Drafter d({100, 101, 102, 103}, true);
   Tokens out;
@@ -108,7 +136,7 @@ TEST(Drafter, PredictionFirstThenLookup) {
   EXPECT_EQ(out, Tokens({100, 101, 102, 103}));
   // Off the prediction (and no three-token match in it): lookup proposes.
   d.Propose({1, 2, 3, 4}, {7, 1, 2}, 8, &out);
-  EXPECT_EQ(out, Tokens({3, 4, 7, 1, 2}));
+  EXPECT_EQ(out, Tokens({3, 4, 7, 1, 2, 3, 4, 7}));
   Drafter none({}, false);
   EXPECT_TRUE(none.empty());
 }
