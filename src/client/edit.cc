@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -117,9 +119,22 @@ std::string FenceLanguage(const std::string& path) {
   return "";
 }
 
+// A code fence longer than any run of backticks in text (CommonMark: a
+// fence is closed only by one at least as long), so that neither the
+// file's own fences nor its closing one can end the answer early.
+static std::string FenceFor(const std::string& text) {
+  size_t longest = 0, run = 0;
+  for (char c : text) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  return std::string(std::max<size_t>(3, longest + 1), '`');
+}
+
 nlohmann::json EditRequest(const std::string& model, const EditFile& file,
                            const std::string& instruction, int max_tokens) {
   const std::string lang = FenceLanguage(file.path);
+  const std::string fence = FenceFor(file.text);
   const size_t slash = file.path.find_last_of('/');
   const std::string name = slash == std::string::npos ? file.path : file.path.substr(slash + 1);
   const std::string system =
@@ -127,17 +142,17 @@ nlohmann::json EditRequest(const std::string& model, const EditFile& file,
       "the complete updated file in one fenced code block, and nothing else. Change only what "
       "the instruction asks for; keep everything else exactly as it is, and add no comments "
       "about the change.";
-  std::string user = fmt::format("File `{}`:\n```{}\n{}", name, lang, file.text);
+  std::string user = fmt::format("File `{}`:\n{}{}\n{}", name, fence, lang, file.text);
   if (!file.text.empty() && file.text.back() != '\n') user += '\n';
-  user += fmt::format("```\n\nInstruction: {}", instruction);
+  user += fmt::format("{}\n\nInstruction: {}", fence, instruction);
   return {
       {"model", model},
       {"messages",
        {{{"role", "system"}, {"content", system}},
         {{"role", "user"}, {"content", user}},
-        {{"role", "assistant"}, {"content", "```" + lang + "\n"}}}},
+        {{"role", "assistant"}, {"content", fence + lang + "\n"}}}},
       {"prediction", {{"type", "content"}, {"content", file.text}}},
-      {"stop", {"\n```"}},
+      {"stop", {"\n" + fence}},
       {"temperature", 0},
       {"max_tokens", max_tokens},
       {"stream", true},
@@ -147,10 +162,9 @@ nlohmann::json EditRequest(const std::string& model, const EditFile& file,
 
 std::string EditedText(const EditFile& file, const std::string& answer) {
   std::string out = answer;
-  // The stop sequence "\n```" took the newline that ended the last line.
-  if (!file.text.empty() && file.text.back() == '\n' && (out.empty() || out.back() != '\n')) {
-    out += '\n';
-  }
+  // The stop sequence took the newline that ended the file's last line
+  // (the answer is everything before "\n" + fence).
+  if (!file.text.empty() && file.text.back() == '\n') out += '\n';
   return out;
 }
 
@@ -195,7 +209,15 @@ std::string UnifiedDiff(const std::string& a, const std::string& b, const std::s
   return out;
 }
 
-Status WriteFileAtomically(const std::string& path, const std::string& text, mode_t mode) {
+Status WriteFileAtomically(const std::string& link_or_path, const std::string& text,
+                           mode_t mode) {
+  // Through a symbolic link, replace its target (renaming over the link
+  // would replace the link itself).
+  std::string path = link_or_path;
+  if (char* real = ::realpath(link_or_path.c_str(), nullptr)) {
+    path = real;
+    std::free(real);
+  }
   std::string tmpl = path + ".glint-XXXXXX";
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');

@@ -41,7 +41,8 @@ nlohmann::json EditRequest(const std::string& model, const EditFile& file,
 
 // The answer (the text after the prefill, up to the closing fence) as the
 // new file: the file's trailing newline, which the stop sequence takes, is
-// restored.
+// restored. The request's fence is longer than any run of backticks in the
+// file, so the file's own code blocks never end the answer.
 std::string EditedText(const EditFile& file, const std::string& answer);
 
 // A unified diff (3 lines of context) of a -> b, with ANSI colours when
@@ -50,8 +51,9 @@ std::string UnifiedDiff(const std::string& a, const std::string& b, const std::s
                         bool color);
 
 // Replaces path's contents atomically: a temporary file beside it, written,
-// flushed to disk, given `mode`, then renamed over path. On any failure the
-// original is untouched and the temporary removed.
+// flushed to disk, given `mode`, then renamed over path (over a symbolic
+// link's target, not the link). On any failure the original is untouched
+// and the temporary removed.
 Status WriteFileAtomically(const std::string& path, const std::string& text, mode_t mode);
 
 }  // namespace glint::client

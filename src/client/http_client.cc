@@ -16,7 +16,11 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-std::string Url::ToString() const { return "http://" + host + ":" + port + path; }
+std::string Url::HostPort() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
+}
+
+std::string Url::ToString() const { return "http://" + HostPort() + path; }
 
 Result<Url> ParseUrl(const std::string& text) {
   std::string rest = text;
@@ -100,7 +104,7 @@ struct HttpClient::Impl {
 
   http::request<http::string_body> Request(http::verb verb, const std::string& path) {
     http::request<http::string_body> req{verb, url.path + path, 11};
-    req.set(http::field::host, url.host + ":" + url.port);
+    req.set(http::field::host, url.HostPort());
     req.set(http::field::user_agent, "glint");
     req.keep_alive(true);
     return req;

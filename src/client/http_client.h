@@ -18,6 +18,7 @@ struct Url {
   std::string path;  // the base path, without a trailing slash ("" for "/")
 
   std::string ToString() const;
+  std::string HostPort() const;  // "host:port", "[v6]:port"
 };
 
 // "http://host[:port][/path]"; the scheme may be left out. https is not

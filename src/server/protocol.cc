@@ -123,10 +123,15 @@ std::optional<ApiError> ReadPrediction(const json& v, std::string* out) {
   }
   out->clear();
   for (const json& part : *content) {
-    auto text = part.is_object() ? part.find("text") : part.end();
-    if (!part.is_object() || text == part.end() || !text->is_string()) {
+    if (!part.is_object()) {
       return WrongType("prediction.content", "a string or an array of text parts", part);
     }
+    auto text = part.find("text");
+    if (text == part.end()) {
+      return BadRequest("missing_field", "a part of 'prediction.content' has no 'text'",
+                        "prediction.content");
+    }
+    if (!text->is_string()) return WrongType("prediction.content[].text", "a string", *text);
     *out += text->get<std::string>();
   }
   return std::nullopt;

@@ -41,8 +41,7 @@ def test_health_models_and_metrics(fast_server):
                  "glint_inter_token_latency_seconds_count", "glint_prompt_tokens_total",
                  "glint_cached_prompt_tokens_total", "glint_generated_tokens_total",
                  "glint_active_sessions", "glint_queue_depth", "glint_kv_cache_bytes",
-                 "glint_speculative_draft_tokens_total",
-                 "glint_speculative_accepted_tokens_total"]:
+                 "glint_speculative_tokens_total"]:
         assert re.search(r"^%s[ {]" % name, text, re.M), name
     assert "# TYPE glint_time_to_first_token_seconds histogram" in text
 

@@ -87,7 +87,9 @@ TEST(Protocol, ErrorsNameTheField) {
       {R"({"input": "x", "prediction": {"type": "content", "content": 3}})", "invalid_type",
        "prediction.content"},
       {R"({"input": "x", "prediction": {"type": "content", "content": [{"type": "text"}]}})",
-       "invalid_type", "prediction.content"},
+       "missing_field", "prediction.content"},
+      {R"({"input": "x", "prediction": {"type": "content", "content": [{"text": 5}]}})",
+       "invalid_type", "prediction.content[].text"},
   };
   for (const Case& c : cases) {
     auto r = ParseResponseRequest(J(c.body));
