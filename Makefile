@@ -45,10 +45,11 @@ models:
 setup: deps venv models build
 
 PORT ?= 8080
-# Serves the fast model on 127.0.0.1:$(PORT): OpenAI-compatible HTTP, SSE and
-# the Responses WebSocket at ws://127.0.0.1:$(PORT)/v1/responses.
-serve: build models-fast
-	$(GLINT) serve --model fast --port $(PORT)
+# Serves both tiers (glint-fast, glint-smart, and glint-auto routing between
+# them) on 127.0.0.1:$(PORT): OpenAI-compatible HTTP, SSE and the Responses
+# WebSocket at ws://127.0.0.1:$(PORT)/v1/responses.
+serve: build models
+	$(GLINT) serve --port $(PORT)
 
 run: build models-fast
 	$(GLINT) run --model fast --chat -n 200 -p "$(PROMPT)"

@@ -16,5 +16,6 @@ Runner AddModelsCommand(CLI::App& app);
 Runner AddBenchCommand(CLI::App& app);
 Runner AddServeCommand(CLI::App& app);
 Runner AddEditCommand(CLI::App& app);
+Runner AddKeysCommand(CLI::App& app);
 
 }  // namespace glint::cli

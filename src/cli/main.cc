@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add(glint::cli::AddTokenizeCommand);
   add(glint::cli::AddModelsCommand);
   add(glint::cli::AddBenchCommand);
+  add(glint::cli::AddKeysCommand);
 
   CLI11_PARSE(app, argc, argv);
   glint::SetLogLevel(verbose ? glint::LogLevel::kDebug : glint::LogLevel::kWarning);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/clock.h"
 #include "base/thread_pool.h"
@@ -16,11 +17,19 @@ namespace glint::cli {
 namespace {
 
 struct ServeArgs {
-  std::vector<std::string> models = {"fast"};
+  std::vector<std::string> models;  // -m: exactly these, instead of the two tiers
+  std::string fast_model = "fast";
+  std::string smart_model = "smart";
   server::ServerOptions options;
   int network_threads = 1;
   bool no_speculation = false;
 };
+
+std::vector<std::string> ModelIds(const std::vector<std::unique_ptr<server::ModelService>>& models) {
+  std::vector<std::string> ids;
+  for (const auto& m : models) ids.push_back(m->id);
+  return ids;
+}
 
 int Serve(ServeArgs& a) {
   a.options.speculation = !a.no_speculation;
@@ -31,10 +40,18 @@ int Serve(ServeArgs& a) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // The two tiers by default; -m serves exactly the models it names.
+  std::vector<std::pair<std::string, std::optional<server::Tier>>> specs;
+  if (a.models.empty()) {
+    specs = {{a.fast_model, server::Tier::kFast}, {a.smart_model, server::Tier::kSmart}};
+  } else {
+    for (const std::string& m : a.models) specs.emplace_back(m, std::nullopt);
+  }
+  auto compute_lock = specs.size() > 1 ? std::make_shared<FairLock>() : nullptr;
   std::vector<std::unique_ptr<server::ModelService>> models;
-  for (const std::string& spec : a.models) {
+  for (const auto& [spec, tier] : specs) {
     const auto t0 = Clock::now();
-    auto svc = server::LoadModelService(spec, a.options);
+    auto svc = server::LoadModelService(spec, a.options, tier, compute_lock);
     if (!svc.ok()) {
       fmt::print(stderr, "glint: {}\n", svc.status().message());
       return 1;
@@ -47,7 +64,20 @@ int Serve(ServeArgs& a) {
                svc.value()->id, m.hparams().arch, m.QuantName(), m.WeightBytes() / 1048576.0,
                SecondsSince(t0), svc.value()->n_ctx,
                static_cast<double>(kv_row) * svc.value()->n_ctx / 1048576.0);
+    for (const auto& loaded : models) {
+      if (loaded->id == svc.value()->id) {
+        fmt::print(stderr, "glint: two models would be named {}; serve each model once\n",
+                   loaded->id);
+        return 1;
+      }
+    }
     models.push_back(std::move(svc).value());
+  }
+  if (models.size() > 1) {
+    fmt::print(stderr, "glint: models {}; glint-auto routes each request{}\n",
+               fmt::join(ModelIds(models), ", "),
+               models.front()->tier && models.back()->tier ? " between the tiers (docs/routing.md)"
+                                                            : " to the first model");
   }
   auto srv = server::Server::Create(a.options, std::move(models));
   if (!srv.ok()) {
@@ -65,6 +95,10 @@ int Serve(ServeArgs& a) {
     fmt::print(stderr, "glint: signal {}, stopping\n", sig);
     s.Stop();
   });
+  if (const server::KeyStore* keys = s.state().keys()) {
+    fmt::print(stderr, "glint: {} API key(s) from {}; requests need 'Authorization: Bearer <key>'\n",
+               keys->keys().size(), a.options.keys_file);
+  }
   fmt::print(stderr,
              "glint: serving on http://{}:{} ({} inference threads, {} parallel sequences); "
              "WebSocket ws://{}:{}/v1/responses\n",
@@ -87,8 +121,17 @@ Runner AddServeCommand(CLI::App& app) {
   auto args = std::make_shared<ServeArgs>();
   args->options.n_threads = ThreadPool::HardwareThreads();
   CLI::App* cmd = app.add_subcommand("serve", "Serve the OpenAI-compatible API (HTTP, SSE, WebSocket)");
-  cmd->add_option("-m,--model", args->models, "fast, smart or a GGUF path (repeat to serve several)")
-      ->capture_default_str();
+  auto* fast = cmd->add_option("--fast-model", args->fast_model,
+                               "The fast tier (glint-fast): fast, smart or a GGUF path")
+                   ->capture_default_str();
+  auto* smart = cmd->add_option("--smart-model", args->smart_model,
+                                "The smart tier (glint-smart): fast, smart or a GGUF path")
+                    ->capture_default_str();
+  cmd->add_option("-m,--model", args->models,
+                  "Serve exactly these models instead of the two tiers: fast, smart or a GGUF "
+                  "path (repeat to serve several)")
+      ->excludes(fast)
+      ->excludes(smart);
   cmd->add_option("--host", args->options.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", args->options.port, "Port (0: any free port)")->capture_default_str();
   cmd->add_option("-t,--threads", args->options.n_threads, "Inference threads per model")
@@ -118,6 +161,13 @@ Runner AddServeCommand(CLI::App& app) {
   cmd->add_option("--session-ttl", args->options.session_ttl_s,
                   "Seconds a disconnected session and stored responses are kept")
       ->check(CLI::Range(0, 86400))->capture_default_str();
+  cmd->add_option("--keys", args->options.keys_file,
+                  "API keys file (JSON, created by `glint keys new`): every API request needs "
+                  "'Authorization: Bearer <key>', with per-key tiers and rate limits")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--insecure", args->options.insecure,
+                "Serve on a non-loopback address without API keys (anyone who reaches the port "
+                "may use the models)");
   cmd->add_flag("--no-speculation", args->no_speculation,
                 "Decode one token per step: no drafts from predictions or prompt lookup");
   cmd->add_flag("--ws-echo", args->options.ws_echo,

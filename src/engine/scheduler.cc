@@ -6,6 +6,25 @@
 #include "base/log.h"
 
 namespace glint::engine {
+namespace {
+
+// Holds the compute lock, when there is one, for a forward pass.
+class ComputeGuard {
+ public:
+  explicit ComputeGuard(FairLock* lock) : lock_(lock) {
+    if (lock_ != nullptr) lock_->lock();
+  }
+  ~ComputeGuard() {
+    if (lock_ != nullptr) lock_->unlock();
+  }
+  ComputeGuard(const ComputeGuard&) = delete;
+  ComputeGuard& operator=(const ComputeGuard&) = delete;
+
+ private:
+  FairLock* lock_;
+};
+
+}  // namespace
 
 Scheduler::Scheduler(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                      const Options& options)
@@ -145,8 +164,14 @@ void Scheduler::Loop() {
         prefill = j.get();  // the oldest: active_ is in admission order
       }
     }
-    if (!batch.empty()) DecodeStep(batch);
-    if (prefill != nullptr && prefill->state_ == Job::State::kPrefill) PrefillStep(*prefill);
+    if (!batch.empty()) {
+      ComputeGuard guard(options_.compute_lock.get());
+      DecodeStep(batch);
+    }
+    if (prefill != nullptr && prefill->state_ == Job::State::kPrefill) {
+      ComputeGuard guard(options_.compute_lock.get());
+      PrefillStep(*prefill);
+    }
 
     active_.erase(std::remove_if(active_.begin(), active_.end(),
                                  [](const std::shared_ptr<Job>& j) {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/fair_lock.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "engine/draft.h"
@@ -98,6 +99,9 @@ class Scheduler {
     // A job whose consumer has not acknowledged this many tokens waits
     // (a slow reader slows only itself); 0: no limit.
     int32_t max_unacked = 0;
+    // Shared by the schedulers of models served side by side: each forward
+    // pass holds it, so the models take turns on the cores (null: no lock).
+    std::shared_ptr<FairLock> compute_lock;
   };
 
   Scheduler(const model::Model& model, const tokenizer::Tokenizer& tokenizer,

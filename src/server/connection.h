@@ -42,8 +42,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void HandleResponses(const json& body);
   void HandleChat(const json& body);
   void HandleCompletion(const json& body);
-  // Takes a request slot and a pooled session for the turn, or answers 503.
-  bool Admit(const PreparedTurn& turn);
+  // Takes a request slot, the key's quota and a pooled session for the
+  // turn, or answers 503, 403 or 429.
+  bool Admit(const PreparedTurn& turn, const GenerationParams& params, bool generate);
+  // Gives the quota's unused part back when the job ends.
+  std::function<void(const engine::JobResult&)> Settler();
   // A chat or text completion that failed (inside the stream once begun).
   void FailCompletion(const ApiError& e, bool streaming);
 
@@ -67,6 +70,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::optional<http::request_parser<http::string_body>> parser_;
   Request req_;
   std::string endpoint_;   // for the metrics
+  std::string headers_;    // extra response header lines ("name: value\r\n"...)
+  const ApiKey* key_ = nullptr;  // the caller's key (null: no keys file)
+  Quota quota_;                  // what the current request took of key_'s limits
   bool keep_alive_ = false;
   bool request_slot_ = false;
   // Output queue: raw bytes, each with the tokens it acknowledges.
@@ -86,7 +92,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
 class WsConnection : public std::enable_shared_from_this<WsConnection> {
  public:
-  WsConnection(beast::tcp_stream stream, ServerState& state);
+  WsConnection(beast::tcp_stream stream, ServerState& state, const ApiKey* key);
   ~WsConnection();
   void Start(http::request<http::string_body> upgrade);
 
@@ -94,17 +100,21 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   void Read();
   void OnRead(beast::error_code ec, size_t bytes);
   void HandleCreate(const json& body);
-  void StartWarmUp(std::shared_ptr<std::vector<TokenId>> prompt, bool store);
+  void StartWarmUp(std::shared_ptr<std::vector<TokenId>> prompt,
+                   std::shared_ptr<const Conversation> conversation, bool store,
+                   const Quota& quota);
   // Keeps a response for previous_response_id (and server-wide with store).
   void Remember(StoredResponse stored, bool store);
   void Send(const json& event, int32_t ack_tokens = 0);
-  void SendError(const ApiError& e);
+  // An error event; `extra` adds fields (retry_after_seconds).
+  void SendError(const ApiError& e, json extra = nullptr);
   void Flush();
   void OnWritten(beast::error_code ec);
   void Close();  // cancels the active turn and parks the session
 
   websocket::stream<beast::tcp_stream> ws_;
   ServerState& state_;
+  const ApiKey* key_;  // the key the upgrade presented (null: no keys file)
   beast::flat_buffer buffer_;
   struct Out {
     std::string text;
@@ -115,9 +125,12 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   bool closed_ = false;
   bool session_slot_ = false;
   bool request_slot_ = false;
-  // The conversation this connection holds: its KV cache and its responses.
-  ModelService* service_ = nullptr;
-  std::shared_ptr<engine::Session> session_;
+  // The conversation this connection holds: a KV cache per model it used
+  // (a turn on another tier keeps the first model's cache for coming back)
+  // and its responses.
+  std::shared_ptr<engine::Session> SessionFor(ModelService* service);
+  ModelService* service_ = nullptr;  // the model of the latest turn
+  std::map<ModelService*, std::shared_ptr<engine::Session>> sessions_;
   std::map<std::string, StoredResponse> responses_;
   std::deque<std::string> response_order_;  // oldest first, to bound responses_
   std::string cache_key_;

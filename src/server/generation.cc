@@ -14,6 +14,7 @@ std::shared_ptr<Generation> Generation::Start(ServerState& state, ModelService& 
                                               bool tool_calls, Handlers handlers) {
   std::shared_ptr<Generation> g(new Generation(params.stop, tool_calls));
   g->executor_ = executor;
+  auto job_done = std::move(handlers.on_job_done);
   g->handlers_ = std::move(handlers);
   auto job = std::make_shared<engine::Job>();
   job->session = std::move(session);
@@ -47,7 +48,8 @@ std::shared_ptr<Generation> Generation::Start(ServerState& state, ModelService& 
       g->handlers_.on_text(shown, tokens);
     });
   };
-  job->on_done = [g, metrics](engine::JobResult r) {
+  job->on_done = [g, metrics, job_done = std::move(job_done)](engine::JobResult r) {
+    if (job_done) job_done(r);
     if (r.status.ok() && r.stats.generated_tokens > 0) metrics->ObserveTtft(r.stats.ttft_s);
     if (r.status.ok()) {
       metrics->AddTokens(r.stats.prompt_tokens, r.stats.cached_tokens, r.stats.generated_tokens);

@@ -29,6 +29,9 @@ class Generation : public std::enable_shared_from_this<Generation> {
     // connection has written it (call Ack then).
     std::function<void(const std::string& text, int32_t tokens)> on_text;
     std::function<void(GenerationResult result)> on_done;
+    // Runs on the inference thread as the job ends, however it ends (also
+    // when the connection is gone): what must be accounted for regardless.
+    std::function<void(const engine::JobResult& result)> on_job_done;
   };
 
   // Queues the job; handlers run on `executor`, never after on_done. The

@@ -18,6 +18,23 @@ const char* Reason(int status) {
 
 std::string SseData(const json& j) { return "data: " + DumpJson(j) + "\n\n"; }
 
+json ModelJson(const ModelService& m) {
+  json j = {{"id", m.id}, {"object", "model"}, {"created", 0}, {"owned_by", "glint"},
+            {"context_length", m.n_ctx}};
+  if (m.tier) j["tier"] = TierName(*m.tier);
+  return j;
+}
+
+// glint-auto is a model of its own when both tiers are served.
+std::optional<json> AutoModelJson(const ServerState& state) {
+  const ModelService* fast = state.FindTier(Tier::kFast);
+  const ModelService* smart = state.FindTier(Tier::kSmart);
+  if (fast == nullptr || smart == nullptr) return std::nullopt;
+  return json{{"id", "glint-auto"}, {"object", "model"}, {"created", 0}, {"owned_by", "glint"},
+              {"context_length", std::max(fast->n_ctx, smart->n_ctx)},
+              {"routes_to", {fast->id, smart->id}}};
+}
+
 }  // namespace
 
 HttpConnection::HttpConnection(tcp::socket socket, ServerState& state)
@@ -41,6 +58,9 @@ void HttpConnection::Read() {
   parser_->body_limit(state_.options().max_body_bytes);
   parser_->header_limit(64 * 1024);
   req_ = {};
+  headers_.clear();
+  key_ = nullptr;
+  quota_ = {};
   stream_.expires_after(std::chrono::seconds(state_.options().idle_timeout_s));
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -77,13 +97,25 @@ void HttpConnection::Handle() {
   const http::verb method = req_.method();
   endpoint_ = path.rfind("/v1/models", 0) == 0 ? "/v1/models" : path;
 
+  // The API needs a key when the server has keys (health, metrics and the
+  // echo endpoint do not).
+  if (path == "/v1/responses" || path == "/v1/chat/completions" || path == "/v1/completions" ||
+      path == "/v1/models" || path.rfind("/v1/models/", 0) == 0) {
+    const auto authorization = req_[http::field::authorization];
+    auto who = Authenticate(state_, std::string_view(authorization.data(), authorization.size()));
+    if (!who.ok()) {
+      headers_ += "WWW-Authenticate: Bearer\r\n";
+      return SendError(who.error);
+    }
+    key_ = *who.value;
+  }
   if (path == "/v1/responses" && websocket::is_upgrade(req_)) {
     endpoint_ = "/v1/responses (websocket)";
     if (!state_.ready.load() || state_.draining.load()) {
       return SendError(ApiError{503, "not_ready", "the server is not accepting sessions"});
     }
     state_.metrics().CountRequest(endpoint_, 101);
-    auto ws = std::make_shared<WsConnection>(std::move(stream_), state_);
+    auto ws = std::make_shared<WsConnection>(std::move(stream_), state_, key_);
     ws->Start(std::move(req_));
     return;
   }
@@ -106,21 +138,21 @@ void HttpConnection::Handle() {
   }
   if (path == "/v1/models" && method == http::verb::get) {
     json data = json::array();
-    for (const auto& m : state_.models()) {
-      data.push_back({{"id", m->id}, {"object", "model"}, {"created", 0}, {"owned_by", "glint"},
-                      {"context_length", m->n_ctx}});
-    }
+    for (const auto& m : state_.models()) data.push_back(ModelJson(*m));
+    if (const auto autos = AutoModelJson(state_)) data.push_back(*autos);
     return SendJson(200, {{"object", "list"}, {"data", data}});
   }
   if (path.rfind("/v1/models/", 0) == 0 && method == http::verb::get) {
     const std::string name = path.substr(11);
+    if (ServerState::IsAuto(name) && !name.empty()) {
+      if (const auto autos = AutoModelJson(state_)) return SendJson(200, *autos);
+    }
     ModelService* m = state_.FindModel(name);
-    if (m == nullptr || name.empty()) {
+    if (m == nullptr || name.empty() || ServerState::IsAuto(name)) {
       return SendError(ApiError{404, "model_not_found",
                                 fmt::format("the model '{}' does not exist", name), "model"});
     }
-    return SendJson(200, {{"id", m->id}, {"object", "model"}, {"created", 0},
-                          {"owned_by", "glint"}, {"context_length", m->n_ctx}});
+    return SendJson(200, ModelJson(*m));
   }
   const bool api = path == "/v1/responses" || path == "/v1/chat/completions" ||
                    path == "/v1/completions";
@@ -162,18 +194,20 @@ void HttpConnection::HandleResponses(const json& body) {
                                   "previous_response_id"));
     }
   }
-  auto turn = PrepareResponseTurn(state_, request, previous ? &*previous : nullptr);
+  auto turn = PrepareResponseTurn(state_, request, previous ? &*previous : nullptr, key_);
   if (!turn.ok()) return SendError(turn.error);
-  if (!Admit(*turn.value)) return;
+  if (!Admit(*turn.value, request.params, request.generate)) return;
   auto events = std::make_shared<ResponseEvents>(
       state_.NewId("resp"), service_->id, request,
       [this](const char* prefix) { return state_.NewId(prefix); });
+  if (!turn.value->routing.is_null()) events->SetRouting(turn.value->routing);
   const bool stream = request.params.stream;
   if (stream) {
     BeginStream();
     for (const json& ev : events->Start()) StreamEvent(ev);
   }
   auto prompt = std::make_shared<std::vector<TokenId>>(turn.value->prompt);
+  auto conversation = turn.value->conversation;
   const bool store = request.store;
   const bool generate = request.generate;
   Generation::Handlers h;
@@ -185,7 +219,7 @@ void HttpConnection::HandleResponses(const json& body) {
       self->StreamEvent(evs[i], i + 1 == evs.size() ? tokens : 0);
     }
   };
-  h.on_done = [self, events, stream, prompt, store, generate](GenerationResult r) {
+  h.on_done = [self, events, stream, prompt, conversation, store, generate](GenerationResult r) {
     if (!r.job.status.ok()) {
       const ApiError e = EngineError(r.job.status);
       if (!stream) return self->SendError(e);
@@ -194,11 +228,15 @@ void HttpConnection::HandleResponses(const json& body) {
       return self->EndStream();
     }
     auto evs = events->Finish(r);
-    if (store) self->state_.Store(MakeStored(events->id(), *self->service_, *prompt, r, generate));
+    if (store) {
+      self->state_.Store(MakeStored(events->id(), *self->service_, *prompt, r, generate,
+                                    conversation, events->output()));
+    }
     if (!stream) return self->SendJson(200, events->Response());
     for (const json& ev : evs) self->StreamEvent(ev);
     self->EndStream();
   };
+  h.on_job_done = Settler();
   generation_ = Generation::Start(state_, *service_, stream_.get_executor(), pooled_,
                                   turn.value->prompt, request.params, request.generate,
                                   !request.tools.empty() && request.tool_choice != "none",
@@ -210,19 +248,21 @@ void HttpConnection::HandleChat(const json& body) {
   auto parsed = ParseChatRequest(body);
   if (!parsed.ok()) return SendError(parsed.error);
   const ChatRequest& request = *parsed.value;
-  auto turn = PrepareChatTurn(state_, request);
+  auto turn = PrepareChatTurn(state_, request, key_);
   if (!turn.ok()) return SendError(turn.error);
-  if (!Admit(*turn.value)) return;
+  if (!Admit(*turn.value, request.params, true)) return;
   const std::string id = state_.NewId("chatcmpl");
   const std::string model = service_->id;
   const int64_t created = UnixSeconds();
   const bool stream = request.params.stream;
   const bool tools = !request.tools.empty() && request.tool_choice != "none";
   const bool include_usage = request.include_usage;
+  const json routing = turn.value->routing;
   if (stream) {
     BeginStream();
-    StreamData(SseData(ChatChunk(id, model, created, {{"role", "assistant"}, {"content", ""}},
-                                 nullptr)), 0);
+    json first = ChatChunk(id, model, created, {{"role", "assistant"}, {"content", ""}}, nullptr);
+    if (!routing.is_null()) first["routing"] = routing;
+    StreamData(SseData(first), 0);
   }
   Generation::Handlers h;
   auto self = shared_from_this();
@@ -230,9 +270,11 @@ void HttpConnection::HandleChat(const json& body) {
     if (!stream) return self->generation_->Ack(tokens);
     self->StreamData(SseData(ChatChunk(id, model, created, {{"content", text}}, nullptr)), tokens);
   };
-  h.on_done = [self, stream, id, model, created, tools, include_usage](GenerationResult r) {
+  h.on_done = [self, stream, id, model, created, tools, include_usage,
+                routing](GenerationResult r) {
     if (!r.job.status.ok()) return self->FailCompletion(EngineError(r.job.status), stream);
     json body = ChatCompletionBody(id, model, created, r, tools);
+    if (!routing.is_null()) body["routing"] = routing;
     if (!stream) return self->SendJson(200, body);
     const json& choice = body["choices"][0];
     json delta = json::object();
@@ -251,6 +293,7 @@ void HttpConnection::HandleChat(const json& body) {
     self->StreamData("data: [DONE]\n\n", 0);
     self->EndStream();
   };
+  h.on_job_done = Settler();
   generation_ = Generation::Start(state_, *service_, stream_.get_executor(), pooled_,
                                   turn.value->prompt, request.params, true, tools, std::move(h));
   WatchForDisconnect();
@@ -260,17 +303,22 @@ void HttpConnection::HandleCompletion(const json& body) {
   auto parsed = ParseCompletionRequest(body);
   if (!parsed.ok()) return SendError(parsed.error);
   const CompletionRequest& request = *parsed.value;
-  auto turn = PrepareCompletion(state_, request);
+  auto turn = PrepareCompletion(state_, request, key_);
   if (!turn.ok()) return SendError(turn.error);
-  if (!Admit(*turn.value)) return;
+  if (!Admit(*turn.value, request.params, true)) return;
   const std::string id = state_.NewId("cmpl");
   const std::string model = service_->id;
   const int64_t created = UnixSeconds();
   const bool stream = request.params.stream;
   const std::string echo = request.echo ? request.prompt : "";
+  const json routing = turn.value->routing;
   if (stream) {
     BeginStream();
-    if (!echo.empty()) StreamData(SseData(CompletionBody(id, model, created, echo, nullptr, nullptr)), 0);
+    if (!echo.empty() || !routing.is_null()) {
+      json first = CompletionBody(id, model, created, echo, nullptr, nullptr);
+      if (!routing.is_null()) first["routing"] = routing;
+      StreamData(SseData(first), 0);
+    }
   }
   Generation::Handlers h;
   auto self = shared_from_this();
@@ -278,31 +326,56 @@ void HttpConnection::HandleCompletion(const json& body) {
     if (!stream) return self->generation_->Ack(tokens);
     self->StreamData(SseData(CompletionBody(id, model, created, text, nullptr, nullptr)), tokens);
   };
-  h.on_done = [self, stream, id, model, created, echo](GenerationResult r) {
+  h.on_done = [self, stream, id, model, created, echo, routing](GenerationResult r) {
     if (!r.job.status.ok()) return self->FailCompletion(EngineError(r.job.status), stream);
     const std::string finish = r.finish_reason == "length" ? "length" : "stop";
     if (!stream) {
-      return self->SendJson(200, CompletionBody(id, model, created, echo + r.output, finish,
-                                                &r.job.stats));
+      json body = CompletionBody(id, model, created, echo + r.output, finish, &r.job.stats);
+      if (!routing.is_null()) body["routing"] = routing;
+      return self->SendJson(200, body);
     }
     self->StreamData(SseData(CompletionBody(id, model, created, "", finish, &r.job.stats)), 0);
     self->StreamData("data: [DONE]\n\n", 0);
     self->EndStream();
   };
+  h.on_job_done = Settler();
   generation_ = Generation::Start(state_, *service_, stream_.get_executor(), pooled_,
                                   turn.value->prompt, request.params, true, false, std::move(h));
   WatchForDisconnect();
 }
 
-bool HttpConnection::Admit(const PreparedTurn& turn) {
+bool HttpConnection::Admit(const PreparedTurn& turn, const GenerationParams& params,
+                           bool generate) {
   if (!state_.TryBeginRequest()) {
     SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
     return false;
   }
+  quota_ = TakeQuota(state_, key_, turn, params, generate);
+  for (const auto& [name, value] : RateLimitHeaders(quota_.admission)) {
+    headers_ += fmt::format("{}: {}\r\n", name, value);
+  }
+  if (quota_.error) {
+    state_.EndRequest();
+    SendError(*quota_.error);
+    return false;
+  }
   request_slot_ = true;
   service_ = turn.service;
+  if (!turn.routing.is_null()) {
+    // The decision in a header too, for clients that read no body fields.
+    std::string reason = turn.routing["reason"].get<std::string>();
+    std::erase_if(reason, [](char c) { return c == '"' || c == '\\' || c < 0x20 || c > 0x7e; });
+    headers_ += fmt::format("x-glint-route: {}; rule={}; reason=\"{}\"\r\n", service_->id,
+                            turn.routing["rule"].get<std::string>(), reason);
+  }
   pooled_ = service_->pool->Acquire(turn.prompt);
   return true;
+}
+
+std::function<void(const engine::JobResult&)> HttpConnection::Settler() {
+  return [state = &state_, quota = quota_](const engine::JobResult& r) {
+    SettleQuota(*state, quota, r.stats);
+  };
 }
 
 void HttpConnection::FailCompletion(const ApiError& e, bool streaming) {
@@ -327,8 +400,8 @@ void HttpConnection::SendError(const ApiError& e) {
 void HttpConnection::SendText(int status, std::string content_type, std::string body) {
   status_ = status;
   std::string head = fmt::format(
-      "HTTP/1.1 {} {}\r\nServer: glint\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
-      status, Reason(status), content_type, body.size(),
+      "HTTP/1.1 {} {}\r\nServer: glint\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n",
+      status, Reason(status), content_type, body.size(), headers_,
       keep_alive_ ? "" : "Connection: close\r\n");
   out_.push_back({head + body, 0, true});
   Flush();
@@ -338,8 +411,8 @@ void HttpConnection::BeginStream() {
   status_ = 200;
   out_.push_back({fmt::format("HTTP/1.1 200 OK\r\nServer: glint\r\nContent-Type: "
                               "text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: "
-                              "chunked\r\n{}\r\n",
-                              keep_alive_ ? "" : "Connection: close\r\n"),
+                              "chunked\r\n{}{}\r\n",
+                              headers_, keep_alive_ ? "" : "Connection: close\r\n"),
                   0, false});
   Flush();
 }

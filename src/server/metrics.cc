@@ -57,6 +57,21 @@ void Metrics::AddDraft(int64_t accepted, int64_t rejected) {
   draft_rejected_ += rejected;
 }
 
+void Metrics::CountRoute(const std::string& tier, const std::string& rule) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++routes_[{tier, rule}];
+}
+
+void Metrics::CountRateLimited(const std::string& tier, const std::string& limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++rate_limited_[{tier, limit}];
+}
+
+void Metrics::CountAuthFailure() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++auth_failures_;
+}
+
 std::string Metrics::Render(const Gauges& g) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string o;
@@ -86,6 +101,20 @@ std::string Metrics::Render(const Gauges& g) const {
          "thrown away (rejected).");
   o += fmt::format("glint_speculative_tokens_total{{result=\"accepted\"}} {}\n", draft_accepted_);
   o += fmt::format("glint_speculative_tokens_total{{result=\"rejected\"}} {}\n", draft_rejected_);
+  header("glint_route_decisions_total", "counter",
+         "Requests for glint-auto, by the tier chosen and the rule that chose it.");
+  for (const auto& [key, n] : routes_) {
+    o += fmt::format("glint_route_decisions_total{{tier=\"{}\",rule=\"{}\"}} {}\n", key.first,
+                     key.second, n);
+  }
+  header("glint_rate_limited_total", "counter",
+         "Requests refused by a rate limit, by tier and limit (requests or tokens).");
+  for (const auto& [key, n] : rate_limited_) {
+    o += fmt::format("glint_rate_limited_total{{tier=\"{}\",limit=\"{}\"}} {}\n", key.first,
+                     key.second, n);
+  }
+  header("glint_auth_failures_total", "counter", "Requests refused for a missing or unknown API key.");
+  o += fmt::format("glint_auth_failures_total {}\n", auth_failures_);
   header("glint_active_sessions", "gauge", "Sessions holding a KV cache.");
   o += fmt::format("glint_active_sessions {}\n", g.active_sessions);
   header("glint_open_connections", "gauge", "Open HTTP and WebSocket connections.");

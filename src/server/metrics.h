@@ -37,6 +37,12 @@ class Metrics {
   void AddTokens(int64_t prompt, int64_t cached, int64_t generated);
   // Speculative decoding: draft tokens verified and kept, or thrown away.
   void AddDraft(int64_t accepted, int64_t rejected);
+  // glint-auto's decisions, by the tier chosen and the rule that chose it.
+  void CountRoute(const std::string& tier, const std::string& rule);
+  // Requests refused by a rate limit ("requests" or "tokens") of a tier,
+  // and requests refused for a missing or unknown API key.
+  void CountRateLimited(const std::string& tier, const std::string& limit);
+  void CountAuthFailure();
 
   // Gauges read when the page is rendered.
   struct Gauges {
@@ -52,6 +58,8 @@ class Metrics {
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::pair<std::string, std::string>, uint64_t> routes_, rate_limited_;
+  uint64_t auth_failures_ = 0;
   Histogram ttft_, itl_;
   uint64_t prompt_ = 0, cached_ = 0, generated_ = 0, draft_accepted_ = 0, draft_rejected_ = 0;
 };

@@ -36,6 +36,10 @@ class ResponseEvents {
   std::vector<json> Fail(const ApiError& error);   // response.failed
   // The response object as it stands ("in_progress", "completed", ...).
   json Response() const;
+  // The output items so far (complete after Finish).
+  const std::vector<Item>& output() const { return output_; }
+  // How glint-auto chose the model: the response object's "routing".
+  void SetRouting(json routing) { echo_["routing"] = std::move(routing); }
 
  private:
   json Event(const char* type, json fields);

@@ -55,6 +55,17 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options,
   beast::error_code ec;
   auto address = net::ip::make_address(options.host, ec);
   if (ec) return Error(StatusCode::kInvalidArgument, "'{}' is not an IP address", options.host);
+  if (!options.keys_file.empty()) {
+    ASSIGN_OR_RETURN(KeyStore keys, KeyStore::Load(options.keys_file));
+    s->state_->SetKeys(std::move(keys));
+  } else if (!address.is_loopback() && !options.insecure) {
+    // Without keys anyone who reaches the port may use the models.
+    return Error(StatusCode::kInvalidArgument,
+                 "refusing to serve on {} without API keys: give --keys FILE (create keys with "
+                 "`glint keys new --name NAME --file FILE`), or --insecure to serve anyone who "
+                 "can reach the port",
+                 options.host);
+  }
   tcp::endpoint endpoint(address, static_cast<uint16_t>(options.port));
   auto& acc = s->impl_->acceptor;
   acc.open(endpoint.protocol(), ec);
@@ -111,7 +122,9 @@ void Server::Stop() {
 }
 
 Result<std::unique_ptr<ModelService>> LoadModelService(const std::string& spec,
-                                                       const ServerOptions& options) {
+                                                       const ServerOptions& options,
+                                                       std::optional<Tier> tier,
+                                                       std::shared_ptr<FairLock> compute_lock) {
   ASSIGN_OR_RETURN(std::string path, engine::ResolveModel(spec));
   auto svc = std::make_unique<ModelService>();
   ASSIGN_OR_RETURN(svc->model, model::Model::Load(path));
@@ -121,9 +134,11 @@ Result<std::unique_ptr<ModelService>> LoadModelService(const std::string& spec,
   const int32_t train_ctx = svc->model->hparams().n_ctx_train;
   svc->n_ctx = train_ctx > 0 ? std::min(options.n_ctx, train_ctx) : options.n_ctx;
   const std::string file = std::filesystem::path(path).filename().string();
-  if (spec == "fast" || spec == "smart") {
-    svc->id = "glint-" + spec;
-    svc->aliases = {spec, file};
+  if (!tier) tier = ParseTier(spec);
+  svc->tier = tier;
+  if (tier) {
+    svc->id = fmt::format("glint-{}", TierName(*tier));
+    svc->aliases = {TierName(*tier), file, path};
   } else {
     svc->id = std::filesystem::path(path).stem().string();
     svc->aliases = {file, path};
@@ -134,6 +149,7 @@ Result<std::unique_ptr<ModelService>> LoadModelService(const std::string& spec,
   so.max_active = options.parallel;
   so.prefill_chunk = options.prefill_chunk;
   so.max_unacked = options.max_unacked_tokens;
+  so.compute_lock = std::move(compute_lock);
   svc->scheduler = std::make_unique<engine::Scheduler>(*svc->model, *svc->tokenizer, so);
   svc->pool = std::make_unique<engine::SessionPool>(*svc->model, svc->n_ctx, options.http_sessions);
   return svc;

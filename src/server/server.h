@@ -4,10 +4,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/fair_lock.h"
 #include "base/status.h"
 #include "server/service.h"
 
@@ -33,8 +35,12 @@ class Server {
   std::unique_ptr<ServerState> state_;
 };
 
-// Loads a model ("fast", "smart" or a path) and starts its scheduler.
-Result<std::unique_ptr<ModelService>> LoadModelService(const std::string& spec,
-                                                       const ServerOptions& options);
+// Loads a model ("fast", "smart" or a path) and starts its scheduler. A
+// model that serves a tier is named glint-<tier> ("fast" and "smart" serve
+// theirs unless told otherwise). Models served side by side share one
+// compute lock, so that they take turns on the cores.
+Result<std::unique_ptr<ModelService>> LoadModelService(
+    const std::string& spec, const ServerOptions& options, std::optional<Tier> tier = std::nullopt,
+    std::shared_ptr<FairLock> compute_lock = nullptr);
 
 }  // namespace glint::server

@@ -22,9 +22,16 @@ ServerState::ServerState(ServerOptions options, std::vector<std::unique_ptr<Mode
 
 ModelService* ServerState::FindModel(const std::string& name) const {
   if (models_.empty()) return nullptr;
-  if (name.empty() || name == "glint-auto" || name == "auto") return models_.front().get();
+  if (IsAuto(name)) return models_.front().get();
   for (const auto& m : models_) {
     if (m->Matches(name)) return m.get();
+  }
+  return nullptr;
+}
+
+ModelService* ServerState::FindTier(Tier tier) const {
+  for (const auto& m : models_) {
+    if (m->tier == tier) return m.get();
   }
   return nullptr;
 }

@@ -16,8 +16,12 @@
 #include "engine/scheduler.h"
 #include "engine/session_pool.h"
 #include "model/model.h"
+#include "server/keys.h"
 #include "server/metrics.h"
 #include "server/protocol.h"
+#include "server/rate_limit.h"
+#include "server/router.h"
+#include "server/tier.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -43,6 +47,8 @@ struct ServerOptions {
   int session_ttl_s = 600;            // a parked session or stored response lives this long
   int32_t max_unacked_tokens = 256;   // backpressure: tokens a reader may lag behind
   bool speculation = true;            // drafts from predictions and prompt lookup
+  std::string keys_file;              // API keys (JSON); "": no keys, loopback only
+  bool insecure = false;              // allow a non-loopback address without keys
   bool ws_echo = false;               // GET /v1/echo: a WebSocket echo for conformance tests
 };
 
@@ -50,6 +56,7 @@ struct ServerOptions {
 struct ModelService {
   std::string id;                    // "glint-fast"
   std::vector<std::string> aliases;  // "fast", the file name, ...
+  std::optional<Tier> tier;          // the tier it serves, if any
   std::unique_ptr<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<tokenizer::ChatTemplate> chat_template;
@@ -64,20 +71,30 @@ struct ModelService {
   }
 };
 
+// A conversation as API items, so that any model can render it: a turn
+// that continues on another tier re-renders it with that model's template.
+struct Conversation {
+  std::string instructions;
+  std::vector<FunctionTool> tools;
+  std::vector<Item> items;  // input and output, oldest first
+};
+
 // A response kept so that a later request can continue from it.
 struct StoredResponse {
   std::string id;
   std::string model_id;
-  std::vector<TokenId> tokens;  // the context after it: prompt and output
+  std::vector<TokenId> tokens;  // the context after it, in model_id's tokens
   bool open_turn = false;       // the context ends inside the assistant's turn
+  std::shared_ptr<const Conversation> conversation;  // the same context as items
   SteadyTime expires;
 };
 
 // A WebSocket session's state when its connection is gone: kept under its
 // prompt_cache_key until it expires or a new connection adopts it.
 struct ParkedSession {
-  std::shared_ptr<engine::Session> session;
-  std::string model_id;
+  // A KV cache per model the conversation used, by model id.
+  std::map<std::string, std::shared_ptr<engine::Session>> sessions;
+  std::string model_id;  // the model of the last turn
   std::map<std::string, StoredResponse> responses;
   SteadyTime expires;
 };
@@ -88,9 +105,20 @@ class ServerState {
 
   const ServerOptions& options() const { return options_; }
   Metrics& metrics() { return metrics_; }
+  // The API keys, or null when every caller is anonymous (and unlimited).
+  const KeyStore* keys() const { return keys_.get(); }
+  void SetKeys(KeyStore keys) { keys_ = std::make_unique<KeyStore>(std::move(keys)); }
+  RateLimiter& limiter() { return limiter_; }
   const std::vector<std::unique_ptr<ModelService>>& models() const { return models_; }
-  // The model a request names ("" and "glint-auto": the first).
+  // The model a request names ("" and "glint-auto": the first; use
+  // ChooseModel in api.h to route glint-auto).
   ModelService* FindModel(const std::string& name) const;
+  // The model serving a tier, or null.
+  ModelService* FindTier(Tier tier) const;
+  // Whether a name asks for automatic routing.
+  static bool IsAuto(const std::string& name) {
+    return name.empty() || name == "glint-auto" || name == "auto";
+  }
 
   // Stored responses (store: true), visible to every connection.
   void Store(StoredResponse r);
@@ -124,6 +152,8 @@ class ServerState {
   ServerOptions options_;
   std::vector<std::unique_ptr<ModelService>> models_;
   Metrics metrics_;
+  std::unique_ptr<const KeyStore> keys_;
+  RateLimiter limiter_;
   mutable std::mutex mu_;
   std::map<std::string, StoredResponse> stored_;
   std::map<std::string, ParkedSession> parked_;

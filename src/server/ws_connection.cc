@@ -14,8 +14,8 @@ constexpr size_t kMaxConnectionResponses = 64;
 
 }  // namespace
 
-WsConnection::WsConnection(beast::tcp_stream stream, ServerState& state)
-    : ws_(std::move(stream)), state_(state) {
+WsConnection::WsConnection(beast::tcp_stream stream, ServerState& state, const ApiKey* key)
+    : ws_(std::move(stream)), state_(state), key_(key) {
   state_.connections.fetch_add(1);
 }
 
@@ -157,9 +157,11 @@ void WsConnection::HandleCreate(const json& body) {
   // A reconnecting client gets its parked session back.
   if (!request.prompt_cache_key.empty() && cache_key_.empty()) {
     cache_key_ = request.prompt_cache_key;
-    if (!session_) {
+    if (sessions_.empty()) {
       if (auto parked = state_.Adopt(cache_key_)) {
-        session_ = parked->session;
+        for (auto& [model_id, session] : parked->sessions) {
+          if (ModelService* m = state_.FindModel(model_id)) sessions_[m] = session;
+        }
         service_ = state_.FindModel(parked->model_id);
         for (auto& [id, r] : parked->responses) {
           response_order_.push_back(id);
@@ -182,26 +184,34 @@ void WsConnection::HandleCreate(const json& body) {
                                   "previous_response_id"));
     }
   }
-  auto turn = PrepareResponseTurn(state_, request, previous ? &*previous : nullptr);
+  auto turn = PrepareResponseTurn(state_, request, previous ? &*previous : nullptr, key_);
   if (!turn.ok()) return SendError(turn.error);
   if (!state_.TryBeginRequest()) {
     return SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
   }
-  ModelService* service = turn.value->service;
-  if (!session_ || service_ != service) {
-    if (warmup_) warmup_->Cancel();
-    session_ = std::make_shared<engine::Session>(*service->model, service->n_ctx);
-    service_ = service;
-    state_.TrackSession(session_);
+  const Quota quota = TakeQuota(state_, key_, *turn.value, request.params, request.generate);
+  if (quota.error) {
+    state_.EndRequest();
+    json extra;
+    if (!quota.admission.admitted && quota.admission.retryable) {
+      extra["retry_after_seconds"] = quota.admission.retry_after_s;
+    }
+    return SendError(*quota.error, std::move(extra));
   }
+  const json limits = RateLimitsEvent(quota.admission);
+  if (!limits.is_null()) Send(limits);
+  service_ = turn.value->service;
+  auto session = SessionFor(service_);
   events_ = std::make_unique<ResponseEvents>(
       state_.NewId("resp"), service_->id, request,
       [this](const char* prefix) { return state_.NewId(prefix); });
+  if (!turn.value->routing.is_null()) events_->SetRouting(turn.value->routing);
   for (const json& ev : events_->Start()) Send(ev);
   auto prompt = std::make_shared<std::vector<TokenId>>(turn.value->prompt);
+  auto conversation = turn.value->conversation;
   const bool store = request.store;
   auto self = shared_from_this();
-  if (!request.generate) return StartWarmUp(std::move(prompt), store);
+  if (!request.generate) return StartWarmUp(std::move(prompt), conversation, store, quota);
 
   request_slot_ = true;
   Generation::Handlers h;
@@ -209,7 +219,7 @@ void WsConnection::HandleCreate(const json& body) {
     auto evs = self->events_->Text(text);
     for (size_t i = 0; i < evs.size(); ++i) self->Send(evs[i], i + 1 == evs.size() ? tokens : 0);
   };
-  h.on_done = [self, prompt, store](GenerationResult r) {
+  h.on_done = [self, prompt, conversation, store](GenerationResult r) {
     self->generation_.reset();
     self->state_.EndRequest();
     self->request_slot_ = false;
@@ -220,10 +230,15 @@ void WsConnection::HandleCreate(const json& body) {
       return;
     }
     for (const json& ev : self->events_->Finish(r)) self->Send(ev);
-    self->Remember(MakeStored(self->events_->id(), *self->service_, *prompt, r, true), store);
+    self->Remember(MakeStored(self->events_->id(), *self->service_, *prompt, r, true,
+                              conversation, self->events_->output()),
+                   store);
     self->state_.metrics().CountRequest("/v1/responses (websocket)", 200);
   };
-  generation_ = Generation::Start(state_, *service_, ws_.get_executor(), session_,
+  h.on_job_done = [state = &state_, quota](const engine::JobResult& r) {
+    SettleQuota(*state, quota, r.stats);
+  };
+  generation_ = Generation::Start(state_, *service_, ws_.get_executor(), session,
                                   turn.value->prompt, request.params, true,
                                   !request.tools.empty() && request.tool_choice != "none",
                                   std::move(h));
@@ -234,12 +249,14 @@ void WsConnection::HandleCreate(const json& body) {
 // two cores), and its input is known. The prefill then runs on the session;
 // the next turn queues behind it in the scheduler (one job per session)
 // and finds the prompt in the cache.
-void WsConnection::StartWarmUp(std::shared_ptr<std::vector<TokenId>> prompt, bool store) {
+void WsConnection::StartWarmUp(std::shared_ptr<std::vector<TokenId>> prompt,
+                               std::shared_ptr<const Conversation> conversation, bool store,
+                               const Quota& quota) {
   GenerationResult now;
   now.finish_reason = "stop";
   now.job.stats.prompt_tokens = static_cast<int32_t>(prompt->size());
   for (const json& ev : events_->Finish(now)) Send(ev);
-  Remember(MakeStored(events_->id(), *service_, *prompt, now, false), store);
+  Remember(MakeStored(events_->id(), *service_, *prompt, now, false, conversation, {}), store);
   state_.metrics().CountRequest("/v1/responses (websocket)", 200);
   if (warmup_) warmup_->Cancel();  // superseded: the new warm-up covers it
   ++warmup_slots_;
@@ -252,9 +269,21 @@ void WsConnection::StartWarmUp(std::shared_ptr<std::vector<TokenId>> prompt, boo
     self->state_.EndRequest();
     if (!r.job.status.ok()) LOG_DEBUG("warm-up prefill failed: {}", r.job.status.message());
   };
+  h.on_job_done = [state = &state_, quota](const engine::JobResult& r) {
+    SettleQuota(*state, quota, r.stats);
+  };
   GenerationParams params;
-  warmup_ = Generation::Start(state_, *service_, ws_.get_executor(), session_, *prompt, params,
-                              /*generate=*/false, false, std::move(h));
+  warmup_ = Generation::Start(state_, *service_, ws_.get_executor(), SessionFor(service_), *prompt,
+                              params, /*generate=*/false, false, std::move(h));
+}
+
+std::shared_ptr<engine::Session> WsConnection::SessionFor(ModelService* service) {
+  auto& s = sessions_[service];
+  if (!s) {
+    s = std::make_shared<engine::Session>(*service->model, service->n_ctx);
+    state_.TrackSession(s);
+  }
+  return s;
 }
 
 void WsConnection::Remember(StoredResponse stored, bool store) {
@@ -276,8 +305,9 @@ void WsConnection::Send(const json& event, int32_t ack_tokens) {
   Flush();
 }
 
-void WsConnection::SendError(const ApiError& e) {
+void WsConnection::SendError(const ApiError& e, json extra) {
   json ev = e.ToJson();
+  if (extra.is_object()) ev.update(extra);
   ev["type"] = "error";
   ev["status"] = e.status;
   state_.metrics().CountRequest("/v1/responses (websocket)", e.status);
@@ -316,9 +346,9 @@ void WsConnection::Close() {
   // turn is still running, the scheduler finishes with the session before
   // anyone can adopt it: Adopt only hands it to a new turn, which queues
   // behind the cancelled one on the same inference thread.)
-  if (!cache_key_.empty() && session_ && service_) {
+  if (!cache_key_.empty() && !sessions_.empty() && service_) {
     ParkedSession parked;
-    parked.session = session_;
+    for (const auto& [service, session] : sessions_) parked.sessions[service->id] = session;
     parked.model_id = service_->id;
     parked.responses = std::move(responses_);
     state_.Park(cache_key_, std::move(parked));

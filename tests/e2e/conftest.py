@@ -75,7 +75,9 @@ class GlintServer:
         import re
         import threading
 
-        self.args = ["serve", "--model", model, "--port", "0", "--threads", str(threads), *args]
+        # model=None: glint's default, both tiers (glint-fast and glint-smart).
+        model_args = ["--model", model] if model else []
+        self.args = ["serve", *model_args, "--port", "0", "--threads", str(threads), *args]
         self.proc = subprocess.Popen([binary or GLINT_BIN, *self.args], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         self.log = []

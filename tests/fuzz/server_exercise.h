@@ -1,12 +1,14 @@
 // What the server fuzz target does with one input, shared with the unit test
 // that replays the corpus (tests/server/protocol_test.cc): the bytes as a
 // request body for every endpoint, rendered into a prompt when they parse,
-// and as model output through the output parser and the streaming filter.
+// and as model output through the output parser and the streaming filter;
+// also as a keys file and an Authorization header.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "server/keys.h"
 #include "server/prompt.h"
 #include "server/protocol.h"
 #include "tokenizer/chat_template.h"
@@ -29,6 +31,9 @@ inline void ExerciseProtocol(std::string_view bytes) {
     }
     (void)ParseCompletionRequest(*body.value);
   }
+  if (auto keys = KeyStore::Parse(bytes, "fuzz"); keys.ok()) (void)keys->Authenticate(bytes);
+  const std::string_view token = BearerToken(bytes);
+  if (token.size() > bytes.size()) __builtin_trap();
   const std::string text(bytes);
   ParsedOutput out = ParseModelOutput(text);
   for (const Item& call : out.calls) (void)call.ToJson().dump(-1, ' ', false, json::error_handler_t::replace);
