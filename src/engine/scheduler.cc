@@ -277,9 +277,13 @@ void Scheduler::DecodeStep(std::vector<Job*>& batch) {
   // the scratch's batch: the tokens beyond one per job are shared out.
   const int32_t n_jobs = static_cast<int32_t>(batch.size());
   const int32_t share = (scratch_->max_batch() - n_jobs) / n_jobs;
-  std::vector<TokenId> tokens;
-  std::vector<model::KvCache*> kvs;
-  std::vector<int32_t> first(batch.size());
+  // Reused step to step: the decode path allocates nothing once warm.
+  std::vector<TokenId>& tokens = step_tokens_;
+  std::vector<model::KvCache*>& kvs = step_kvs_;
+  std::vector<int32_t>& first = step_first_;
+  tokens.clear();
+  kvs.clear();
+  first.assign(batch.size(), 0);
   for (size_t i = 0; i < batch.size(); ++i) {
     Job& j = *batch[i];
     j.draft_.clear();

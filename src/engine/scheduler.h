@@ -152,6 +152,10 @@ class Scheduler {
   ThreadPool pool_;
   std::unique_ptr<model::ForwardScratch> scratch_;
   std::vector<float> batch_logits_;  // [max_active][n_vocab]
+  // A decode step's tokens, their caches, and where each job's tokens start.
+  std::vector<TokenId> step_tokens_;
+  std::vector<model::KvCache*> step_kvs_;
+  std::vector<int32_t> step_first_;
 
   std::mutex mu_;
   std::condition_variable cv_;
