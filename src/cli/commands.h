@@ -17,5 +17,6 @@ Runner AddBenchCommand(CLI::App& app);
 Runner AddServeCommand(CLI::App& app);
 Runner AddEditCommand(CLI::App& app);
 Runner AddKeysCommand(CLI::App& app);
+Runner AddChatCommand(CLI::App& app);
 
 }  // namespace glint::cli

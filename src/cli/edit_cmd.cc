@@ -17,63 +17,21 @@
 #include "base/clock.h"
 #include "base/thread_pool.h"
 #include "cli/commands.h"
+#include "cli/edit_flow.h"
+#include "cli/local_server.h"
 #include "client/edit.h"
 #include "client/http_client.h"
-#include "server/server.h"
 
 namespace glint::cli {
 namespace {
 
 using nlohmann::json;
 
-// Twice the file must fit the context (prompt + answer): 8K tokens of
-// context hold files of a few hundred lines.
-constexpr size_t kMaxFileBytes = 256 * 1024;
-
 struct EditArgs {
-  std::string file;
-  std::string instruction;
+  EditOptions edit;
   std::string model;  // "": smart in-process, the server's default with --server
   std::string server;
-  bool yes = false;
-  bool dry_run = false;
-  bool json = false;
   int threads = 0;
-};
-
-// A glint server inside this process, on a free loopback port.
-class LocalServer {
- public:
-  static Result<std::unique_ptr<LocalServer>> Start(const std::string& model, int threads) {
-    server::ServerOptions o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.n_threads = threads > 0 ? threads : ThreadPool::HardwareThreads();
-    o.parallel = 1;
-    o.http_sessions = 1;
-    ASSIGN_OR_RETURN(auto svc, server::LoadModelService(model, o));
-    std::string id = svc->id;
-    std::vector<std::unique_ptr<server::ModelService>> models;
-    models.push_back(std::move(svc));
-    ASSIGN_OR_RETURN(auto srv, server::Server::Create(o, std::move(models)));
-    auto local = std::unique_ptr<LocalServer>(new LocalServer);
-    local->server_ = std::move(srv);
-    local->model_id_ = std::move(id);
-    local->thread_ = std::thread([s = local->server_.get()] { s->Run(1); });
-    return local;
-  }
-  ~LocalServer() {
-    server_->Stop();
-    thread_.join();
-  }
-  client::Url url() const { return {"127.0.0.1", std::to_string(server_->port()), ""}; }
-  const std::string& model_id() const { return model_id_; }
-
- private:
-  LocalServer() = default;
-  std::unique_ptr<server::Server> server_;
-  std::thread thread_;
-  std::string model_id_;
 };
 
 // The streamed file on a terminal, with a status line kept below it: text
@@ -116,20 +74,17 @@ bool AskYesNo(const std::string& question) {
 }
 
 int Edit(const EditArgs& a) {
-  auto file = client::ReadEditableFile(a.file, kMaxFileBytes);
-  if (!file.ok()) {
+  // A file that cannot be edited is an error before any model is loaded.
+  if (auto file = client::ReadEditableFile(a.edit.file, kMaxEditFileBytes); !file.ok()) {
     fmt::print(stderr, "glint edit: {}\n", file.status().message());
     return 1;
   }
-  const bool tty_out = isatty(STDOUT_FILENO), tty_err = isatty(STDERR_FILENO);
-
   std::unique_ptr<LocalServer> local;
   client::Url url;
   std::string model = a.model == "fast" || a.model == "smart" ? "glint-" + a.model : a.model;
   if (a.server.empty()) {
     const std::string spec = a.model.empty() ? "smart" : a.model;
-    if (tty_err) fmt::print(stderr, "glint edit: loading the {} model...\n", spec);
-    auto started = LocalServer::Start(spec, a.threads);
+    auto started = LocalServer::Start({{spec, std::nullopt}}, a.threads, isatty(STDERR_FILENO));
     if (!started.ok()) {
       fmt::print(stderr, "glint edit: {}\n", started.status().message());
       return 1;
@@ -145,7 +100,19 @@ int Edit(const EditArgs& a) {
     }
     url = parsed.value();
   }
-  auto conn = client::HttpClient::Connect(url, std::chrono::seconds(600));
+  return RunEdit(a.edit, url, model);
+}
+
+}  // namespace
+
+int RunEdit(const EditOptions& a, const client::Url& url, const std::string& model) {
+  auto file = client::ReadEditableFile(a.file, kMaxEditFileBytes);
+  if (!file.ok()) {
+    fmt::print(stderr, "glint edit: {}\n", file.status().message());
+    return 1;
+  }
+  const bool tty_out = isatty(STDOUT_FILENO), tty_err = isatty(STDERR_FILENO);
+  auto conn = client::HttpClient::Connect(url, std::chrono::seconds(600), a.api_key);
   if (!conn.ok()) {
     fmt::print(stderr, "glint edit: {}\n", conn.status().message());
     return 1;
@@ -243,7 +210,8 @@ int Edit(const EditArgs& a) {
       print_summary();
       return 1;
     }
-    if (!AskYesNo(fmt::format("Write these changes to '{}'? [y/N] ", a.file))) {
+    const std::string question = fmt::format("Write these changes to '{}'? [y/N] ", a.file);
+    if (!(a.confirm ? a.confirm(question) : AskYesNo(question))) {
       fmt::print(stderr, "glint edit: '{}' not written\n", a.file);
       print_summary();
       return 1;
@@ -260,22 +228,23 @@ int Edit(const EditArgs& a) {
   return 0;
 }
 
-}  // namespace
-
 Runner AddEditCommand(CLI::App& app) {
   auto args = std::make_shared<EditArgs>();
   CLI::App* cmd = app.add_subcommand(
       "edit", "Edit a file by instruction: streams the new file, shows the diff, asks, writes");
-  cmd->add_option("file", args->file, "The file to edit")->required();
-  cmd->add_option("instruction", args->instruction, "What to change, in words")->required();
+  cmd->add_option("file", args->edit.file, "The file to edit")->required();
+  cmd->add_option("instruction", args->edit.instruction, "What to change, in words")->required();
   cmd->add_option("-m,--model", args->model,
                   "fast, smart or a GGUF path (default: smart); with --server, a model the "
-                  "server serves (default: its first)");
+                  "server serves (default: glint-auto, the server's choice)");
   cmd->add_option("--server", args->server,
                   "URL of a running glint server (default: start one in this process)");
-  cmd->add_flag("-y,--yes", args->yes, "Write the file without asking");
-  cmd->add_flag("--dry-run", args->dry_run, "Show the diff, never write");
-  cmd->add_flag("--json", args->json,
+  cmd->add_option("--api-key", args->edit.api_key,
+                  "API key for a server started with --keys (default: $GLINT_API_KEY)")
+      ->envname("GLINT_API_KEY");
+  cmd->add_flag("-y,--yes", args->edit.yes, "Write the file without asking");
+  cmd->add_flag("--dry-run", args->edit.dry_run, "Show the diff, never write");
+  cmd->add_flag("--json", args->edit.json,
                 "Print one JSON object (diff, new text, token counts) instead of the diff");
   cmd->add_option("-t,--threads", args->threads, "Threads of the in-process engine")
       ->check(CLI::Range(1, 256));

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     if (subs.size() > before) runners[subs.back()] = std::move(r);
   };
   add(glint::cli::AddServeCommand);
+  add(glint::cli::AddChatCommand);
   add(glint::cli::AddEditCommand);
   add(glint::cli::AddRunCommand);
   add(glint::cli::AddTokenizeCommand);

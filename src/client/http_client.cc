@@ -79,6 +79,7 @@ struct HttpClient::Impl {
   beast::flat_buffer buffer;
   Url url;
   std::chrono::seconds timeout{60};
+  std::string api_key;
   bool open = false;
 
   Status Reconnect() {
@@ -106,6 +107,7 @@ struct HttpClient::Impl {
     http::request<http::string_body> req{verb, url.path + path, 11};
     req.set(http::field::host, url.HostPort());
     req.set(http::field::user_agent, "glint");
+    if (!api_key.empty()) req.set(http::field::authorization, "Bearer " + api_key);
     req.keep_alive(true);
     return req;
   }
@@ -135,10 +137,12 @@ HttpClient::~HttpClient() {
 }
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Connect(const Url& url,
-                                                        std::chrono::seconds timeout) {
+                                                        std::chrono::seconds timeout,
+                                                        std::string api_key) {
   auto impl = std::make_unique<Impl>();
   impl->url = url;
   impl->timeout = timeout;
+  impl->api_key = std::move(api_key);
   RETURN_IF_ERROR(impl->Reconnect());
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }

@@ -29,9 +29,11 @@ Result<Url> ParseUrl(const std::string& text);
 class HttpClient {
  public:
   // Connects (timeout for the connection and every later read or write).
-  // The error names the URL and says what to do.
+  // The error names the URL and says what to do. A non-empty api_key goes
+  // with every request as "Authorization: Bearer <key>".
   static Result<std::unique_ptr<HttpClient>> Connect(const Url& url,
-                                                     std::chrono::seconds timeout);
+                                                     std::chrono::seconds timeout,
+                                                     std::string api_key = "");
   ~HttpClient();
 
   // GET path: the body of a 200 answer, or an error carrying the status and

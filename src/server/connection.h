@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -53,7 +55,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // Whole responses.
   void SendJson(int status, const json& body);
   void SendError(const ApiError& e);
-  void SendText(int status, std::string content_type, std::string body);
+  // head_only: a HEAD request's answer (the headers of the GET, no body).
+  void SendText(int status, std::string content_type, std::string body, bool head_only = false);
   // Server-sent events: the header, then one chunk per Write, then the end.
   void BeginStream();
   void StreamEvent(const json& event, int32_t ack_tokens = 0);
@@ -158,7 +161,17 @@ class EchoConnection : public std::enable_shared_from_this<EchoConnection> {
   beast::flat_buffer buffer_;
 };
 
-// Options shared by every WebSocket the server accepts.
-void ConfigureWebSocket(websocket::stream<beast::tcp_stream>& ws, const ServerOptions& options);
+// Options shared by every WebSocket the server accepts; a non-empty
+// subprotocol is the one the handshake answers with.
+void ConfigureWebSocket(websocket::stream<beast::tcp_stream>& ws, const ServerOptions& options,
+                        std::string subprotocol = "");
+
+// The entries of a Sec-WebSocket-Protocol header ("glint, glint-key.abc").
+std::vector<std::string_view> Subprotocols(std::string_view header);
+
+// The subprotocol glint answers when a client offers it: the playground
+// offers "glint" beside its key (a browser fails a handshake that offered
+// subprotocols and got none back). Never the key itself.
+inline constexpr std::string_view kSubprotocol = "glint";
 
 }  // namespace glint::server

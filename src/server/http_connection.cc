@@ -1,6 +1,7 @@
 #include "base/log.h"
 #include "server/api.h"
 #include "server/connection.h"
+#include "server/web_assets.h"
 
 #include <fmt/format.h>
 
@@ -33,6 +34,27 @@ std::optional<json> AutoModelJson(const ServerState& state) {
   return json{{"id", "glint-auto"}, {"object", "model"}, {"created", 0}, {"owned_by", "glint"},
               {"context_length", std::max(fast->n_ctx, smart->n_ctx)},
               {"routes_to", {fast->id, smart->id}}};
+}
+
+// The playground's pages may load only themselves and talk only to this
+// server (its WebSocket included): no inline script, nothing from elsewhere.
+constexpr const char* kPlaygroundHeaders =
+    "Cache-Control: no-cache\r\n"
+    "Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "Referrer-Policy: no-referrer\r\n";
+
+// A browser cannot set Authorization on a WebSocket; it offers the key as a
+// subprotocol instead: "Sec-WebSocket-Protocol: glint, glint-key.<key>".
+std::string SubprotocolKey(std::string_view offered) {
+  constexpr std::string_view kPrefix = "glint-key.";
+  for (std::string_view p : Subprotocols(offered)) {
+    if (p.size() > kPrefix.size() && p.substr(0, kPrefix.size()) == kPrefix) {
+      return "Bearer " + std::string(p.substr(kPrefix.size()));
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -97,12 +119,26 @@ void HttpConnection::Handle() {
   const http::verb method = req_.method();
   endpoint_ = path.rfind("/v1/models", 0) == 0 ? "/v1/models" : path;
 
+  // The playground (web/, compiled in) is open: the page asks for a key.
+  if (method == http::verb::get || method == http::verb::head) {
+    if (const EmbeddedFile* f = FindEmbeddedFile(path == "/" ? "/index.html" : path)) {
+      endpoint_ = "/ (playground)";
+      headers_ += kPlaygroundHeaders;
+      return SendText(200, std::string(f->content_type), std::string(f->body),
+                      method == http::verb::head);
+    }
+  }
   // The API needs a key when the server has keys (health, metrics and the
   // echo endpoint do not).
   if (path == "/v1/responses" || path == "/v1/chat/completions" || path == "/v1/completions" ||
       path == "/v1/models" || path.rfind("/v1/models/", 0) == 0) {
-    const auto authorization = req_[http::field::authorization];
-    auto who = Authenticate(state_, std::string_view(authorization.data(), authorization.size()));
+    const auto header = req_[http::field::authorization];
+    std::string authorization(header.data(), header.size());
+    if (authorization.empty() && websocket::is_upgrade(req_)) {
+      const auto offered = req_[http::field::sec_websocket_protocol];
+      authorization = SubprotocolKey(std::string_view(offered.data(), offered.size()));
+    }
+    auto who = Authenticate(state_, authorization);
     if (!who.ok()) {
       headers_ += "WWW-Authenticate: Bearer\r\n";
       return SendError(who.error);
@@ -397,13 +433,14 @@ void HttpConnection::SendError(const ApiError& e) {
   SendJson(e.status, e.ToJson());
 }
 
-void HttpConnection::SendText(int status, std::string content_type, std::string body) {
+void HttpConnection::SendText(int status, std::string content_type, std::string body,
+                              bool head_only) {
   status_ = status;
   std::string head = fmt::format(
       "HTTP/1.1 {} {}\r\nServer: glint\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n",
       status, Reason(status), content_type, body.size(), headers_,
       keep_alive_ ? "" : "Connection: close\r\n");
-  out_.push_back({head + body, 0, true});
+  out_.push_back({head_only ? head : head + body, 0, true});
   Flush();
 }
 

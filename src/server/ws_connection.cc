@@ -47,14 +47,34 @@ void WsConnection::Start(http::request<http::string_body> upgrade) {
     return;
   }
   session_slot_ = true;
-  ConfigureWebSocket(ws_, state_.options());
+  std::string subprotocol;
+  const auto offered = upgrade[http::field::sec_websocket_protocol];
+  for (std::string_view p : Subprotocols(std::string_view(offered.data(), offered.size()))) {
+    if (p == kSubprotocol) subprotocol = p;
+  }
+  ConfigureWebSocket(ws_, state_.options(), std::move(subprotocol));
   ws_.async_accept(upgrade, [self = shared_from_this()](beast::error_code ec) {
     if (ec) return self->Close();
     self->Read();
   });
 }
 
-void ConfigureWebSocket(websocket::stream<beast::tcp_stream>& ws, const ServerOptions& options) {
+std::vector<std::string_view> Subprotocols(std::string_view header) {
+  std::vector<std::string_view> out;
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view p = header.substr(0, comma);
+    while (!p.empty() && (p.front() == ' ' || p.front() == '\t')) p.remove_prefix(1);
+    while (!p.empty() && (p.back() == ' ' || p.back() == '\t')) p.remove_suffix(1);
+    if (!p.empty()) out.push_back(p);
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+void ConfigureWebSocket(websocket::stream<beast::tcp_stream>& ws, const ServerOptions& options,
+                        std::string subprotocol) {
   beast::get_lowest_layer(ws).expires_never();
   websocket::stream_base::timeout timeout{};
   timeout.handshake_timeout = std::chrono::seconds(30);
@@ -65,8 +85,10 @@ void ConfigureWebSocket(websocket::stream<beast::tcp_stream>& ws, const ServerOp
   pmd.server_enable = true;
   ws.set_option(pmd);
   ws.read_message_max(options.max_frame_bytes);
-  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+  ws.set_option(websocket::stream_base::decorator(
+      [subprotocol = std::move(subprotocol)](websocket::response_type& res) {
     res.set(http::field::server, "glint");
+    if (!subprotocol.empty()) res.set(http::field::sec_websocket_protocol, subprotocol);
   }));
 }
 
