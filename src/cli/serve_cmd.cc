@@ -88,12 +88,19 @@ int Serve(ServeArgs& a) {
   // The signal thread stops the server; it is joined before the server is
   // destroyed, so it never touches a server being torn down.
   std::atomic<bool> done{false};
-  std::thread signals([&s, &done, set] {
+  std::thread signals([&s, &done, &a, set] {
     int sig = 0;
     sigwait(&set, &sig);
     if (done.load()) return;  // woken by the main thread below
-    fmt::print(stderr, "glint: signal {}, stopping\n", sig);
-    s.Stop();
+    fmt::print(stderr,
+               "glint: signal {}: draining (running responses have {} s to finish; signal "
+               "again to stop now)\n",
+               sig, a.options.drain_timeout_s);
+    std::fflush(stderr);
+    // A second signal ends the wait.
+    const timespec zero{};
+    s.Drain([&] { return done.load() || sigtimedwait(&set, nullptr, &zero) > 0; });
+    fmt::print(stderr, "glint: stopped\n");
   });
   if (const server::KeyStore* keys = s.state().keys()) {
     fmt::print(stderr, "glint: {} API key(s) from {}; requests need 'Authorization: Bearer <key>'\n",
@@ -158,6 +165,9 @@ Runner AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--idle-timeout", args->options.idle_timeout_s, "Seconds a silent connection stays open")
       ->check(CLI::Range(1, 86400))->capture_default_str();
+  cmd->add_option("--drain-timeout", args->options.drain_timeout_s,
+                  "Seconds running responses may take to finish after SIGTERM or SIGINT")
+      ->check(CLI::Range(0, 3600))->capture_default_str();
   cmd->add_option("--session-ttl", args->options.session_ttl_s,
                   "Seconds a disconnected session and stored responses are kept")
       ->check(CLI::Range(0, 86400))->capture_default_str();

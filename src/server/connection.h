@@ -29,11 +29,15 @@ using tcp = net::ip::tcp;
 
 std::string DumpJson(const json& j);  // never throws (invalid UTF-8 is replaced)
 
-class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+class HttpConnection : public std::enable_shared_from_this<HttpConnection>,
+                       public ShutdownListener {
  public:
   HttpConnection(tcp::socket socket, ServerState& state);
   ~HttpConnection();
   void Start();
+  // The server stops: an idle connection closes now, a busy one after its
+  // response (Connection: close).
+  void GoingAway() override;
 
  private:
   using Request = http::request<http::string_body>;
@@ -68,9 +72,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void Finish(int status);  // request done: count it, read the next one or close
 
   beast::tcp_stream stream_;
+  net::any_io_executor executor_;  // the strand (stream_ moves away on an upgrade)
   ServerState& state_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  bool going_away_ = false;  // the server stops: no request after this one
+  bool handed_off_ = false;  // the socket went to a WebSocket connection
   Request req_;
   std::string endpoint_;   // for the metrics
   std::string headers_;    // extra response header lines ("name: value\r\n"...)
@@ -93,11 +100,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   ModelService* service_ = nullptr;
 };
 
-class WsConnection : public std::enable_shared_from_this<WsConnection> {
+class WsConnection : public std::enable_shared_from_this<WsConnection>,
+                     public ShutdownListener {
  public:
   WsConnection(beast::tcp_stream stream, ServerState& state, const ApiKey* key);
   ~WsConnection();
   void Start(http::request<http::string_body> upgrade);
+  // The server stops: a close frame (1001, going away) once what is queued
+  // has been written.
+  void GoingAway() override;
 
  private:
   void Read();
@@ -126,6 +137,9 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   std::deque<Out> out_;
   bool writing_ = false;
   bool closed_ = false;
+  bool going_away_ = false;  // a close frame follows the queued messages
+  bool close_sent_ = false;
+  void SendClose();  // the close frame (1001), once
   bool session_slot_ = false;
   bool request_slot_ = false;
   // The conversation this connection holds: a KV cache per model it used

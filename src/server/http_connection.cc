@@ -60,7 +60,7 @@ std::string SubprotocolKey(std::string_view offered) {
 }  // namespace
 
 HttpConnection::HttpConnection(tcp::socket socket, ServerState& state)
-    : stream_(std::move(socket)), state_(state) {
+    : stream_(std::move(socket)), executor_(stream_.get_executor()), state_(state) {
   state_.connections.fetch_add(1);
 }
 
@@ -71,8 +71,22 @@ HttpConnection::~HttpConnection() {
 }
 
 void HttpConnection::Start() {
+  state_.Listen(weak_from_this());
   net::dispatch(stream_.get_executor(),
                 beast::bind_front_handler(&HttpConnection::Read, shared_from_this()));
+}
+
+void HttpConnection::GoingAway() {
+  net::post(executor_, [self = shared_from_this()] {
+    if (self->handed_off_) return;
+    self->going_away_ = true;
+    self->keep_alive_ = false;
+    if (!self->generation_ && !self->writing_ && self->out_.empty()) {
+      // Waiting for a request that will not be served: close.
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    }
+  });
 }
 
 void HttpConnection::Read() {
@@ -109,7 +123,7 @@ void HttpConnection::OnRead(beast::error_code ec) {
     return SendError(BadRequest("bad_http", fmt::format("malformed HTTP request: {}", ec.message())));
   }
   req_ = parser_->release();
-  keep_alive_ = req_.keep_alive();
+  keep_alive_ = req_.keep_alive() && !going_away_;
   Handle();
 }
 
@@ -151,12 +165,14 @@ void HttpConnection::Handle() {
       return SendError(ApiError{503, "not_ready", "the server is not accepting sessions"});
     }
     state_.metrics().CountRequest(endpoint_, 101);
+    handed_off_ = true;
     auto ws = std::make_shared<WsConnection>(std::move(stream_), state_, key_);
     ws->Start(std::move(req_));
     return;
   }
   if (path == "/v1/echo" && state_.options().ws_echo && websocket::is_upgrade(req_)) {
     endpoint_ = "/v1/echo";
+    handed_off_ = true;
     std::make_shared<EchoConnection>(std::move(stream_), state_)->Start(std::move(req_));
     return;
   }
@@ -531,7 +547,7 @@ void HttpConnection::Finish(int status) {
     pooled_.reset();
   }
   generation_.reset();
-  if (keep_alive_ && !broken_) return Read();
+  if (keep_alive_ && !broken_ && !going_away_) return Read();
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
 }

@@ -111,6 +111,36 @@ void Server::Run(int n_network_threads) {
   impl_->ioc.run();
 }
 
+void Server::Drain(const std::function<bool()>& abort) {
+  ServerState& state = *state_;
+  state.draining.store(true);
+  net::post(impl_->ioc, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  // Waits until pred() or the time is up (or abort() says stop waiting).
+  auto wait = [&](std::chrono::milliseconds limit, auto pred) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred() && std::chrono::steady_clock::now() < end && !abort()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  wait(std::chrono::seconds(state.options().drain_timeout_s),
+       [&] { return state.requests_in_flight() == 0; });
+  if (state.requests_in_flight() > 0) {
+    LOG_WARNING("drain: {} request(s) still running after {} s; cancelling them",
+                state.requests_in_flight(), state.options().drain_timeout_s);
+    // Their jobs end with "the server is shutting down", which the
+    // connections send as an error before they close.
+    for (const auto& m : state.models()) m->scheduler->Shutdown();
+    wait(std::chrono::seconds(2), [&] { return state.requests_in_flight() == 0; });
+  }
+  if (state.NotifyGoingAway() > 0) {
+    wait(std::chrono::seconds(2), [&] { return state.connections.load() == 0; });
+  }
+  Stop();
+}
+
 void Server::Stop() {
   net::post(impl_->ioc, [this] {
     beast::error_code ignored;

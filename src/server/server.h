@@ -3,6 +3,7 @@
 // its own inference thread).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,12 @@ class Server {
   ServerState& state() { return *state_; }
   // Serves until Stop (from a signal handler thread or another thread).
   void Run(int n_network_threads = 1);
+  // A graceful stop, from another thread: stops accepting, lets running
+  // responses finish for up to options().drain_timeout_s (abort() == true
+  // cuts the wait short), cancels what is left (its clients get a
+  // server_shutting_down error), closes WebSockets with 1001 (going away),
+  // then stops. Returns once Run may return.
+  void Drain(const std::function<bool()>& abort);
   void Stop();
 
  private:

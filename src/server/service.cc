@@ -89,6 +89,25 @@ bool ServerState::TryOpenSession() {
 
 void ServerState::CloseSession() { sessions_.fetch_sub(1); }
 
+void ServerState::Listen(std::weak_ptr<ShutdownListener> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(listeners_, [](const auto& w) { return w.expired(); });
+  listeners_.push_back(std::move(listener));
+}
+
+size_t ServerState::NotifyGoingAway() {
+  std::vector<std::shared_ptr<ShutdownListener>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& w : listeners_) {
+      if (auto l = w.lock()) live.push_back(std::move(l));
+    }
+    listeners_.clear();
+  }
+  for (const auto& l : live) l->GoingAway();
+  return live.size();
+}
+
 void ServerState::TrackSession(const std::shared_ptr<engine::Session>& session) {
   std::lock_guard<std::mutex> lock(mu_);
   std::erase_if(tracked_, [](const auto& w) { return w.expired(); });

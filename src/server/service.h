@@ -45,6 +45,7 @@ struct ServerOptions {
   size_t max_frame_bytes = 8u << 20;  // WebSocket message
   int idle_timeout_s = 600;           // a connection with no traffic is closed
   int session_ttl_s = 600;            // a parked session or stored response lives this long
+  int drain_timeout_s = 10;           // on SIGTERM: how long running responses may finish
   int32_t max_unacked_tokens = 256;   // backpressure: tokens a reader may lag behind
   bool speculation = true;            // drafts from predictions and prompt lookup
   std::string keys_file;              // API keys (JSON); "": no keys, loopback only
@@ -99,6 +100,14 @@ struct ParkedSession {
   SteadyTime expires;
 };
 
+// A connection that must say goodbye when the server stops (a WebSocket
+// sends a close frame). Called on any thread; the listener posts to its own.
+class ShutdownListener {
+ public:
+  virtual ~ShutdownListener() = default;
+  virtual void GoingAway() = 0;
+};
+
 class ServerState {
  public:
   ServerState(ServerOptions options, std::vector<std::unique_ptr<ModelService>> models);
@@ -130,6 +139,12 @@ class ServerState {
   // Admission: a request slot, or false when max_requests are in flight.
   bool TryBeginRequest();
   void EndRequest();
+  int32_t requests_in_flight() const { return requests_.load(); }
+
+  // Connections to tell when the server stops (weakly held).
+  void Listen(std::weak_ptr<ShutdownListener> listener);
+  // Tells every live listener; returns how many there were.
+  size_t NotifyGoingAway();
 
   // Open WebSocket sessions.
   bool TryOpenSession();
@@ -158,6 +173,7 @@ class ServerState {
   std::map<std::string, StoredResponse> stored_;
   std::map<std::string, ParkedSession> parked_;
   mutable std::vector<std::weak_ptr<engine::Session>> tracked_;
+  std::vector<std::weak_ptr<ShutdownListener>> listeners_;
   std::atomic<int32_t> requests_{0};
   std::atomic<int32_t> sessions_{0};
   uint64_t id_counter_ = 0;

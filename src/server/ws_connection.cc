@@ -47,6 +47,7 @@ void WsConnection::Start(http::request<http::string_body> upgrade) {
     return;
   }
   session_slot_ = true;
+  state_.Listen(weak_from_this());
   std::string subprotocol;
   const auto offered = upgrade[http::field::sec_websocket_protocol];
   for (std::string_view p : Subprotocols(std::string_view(offered.data(), offered.size()))) {
@@ -337,7 +338,7 @@ void WsConnection::SendError(const ApiError& e, json extra) {
 }
 
 void WsConnection::Flush() {
-  if (writing_ || out_.empty() || closed_) return;
+  if (writing_ || out_.empty() || closed_ || close_sent_) return;
   writing_ = true;
   ws_.text(true);
   ws_.async_write(net::buffer(out_.front().text),
@@ -351,6 +352,24 @@ void WsConnection::OnWritten(beast::error_code ec) {
   if (done.tokens && generation_) generation_->Ack(done.tokens);
   if (ec) return Close();
   Flush();
+  if (going_away_ && !writing_) SendClose();
+}
+
+void WsConnection::GoingAway() {
+  net::post(ws_.get_executor(), [self = shared_from_this()] {
+    if (self->closed_ || self->going_away_) return;
+    self->going_away_ = true;
+    if (self->generation_) self->generation_->Cancel();
+    if (!self->writing_) self->SendClose();
+  });
+}
+
+void WsConnection::SendClose() {
+  if (closed_ || close_sent_) return;
+  close_sent_ = true;
+  ws_.async_close(websocket::close_reason(websocket::close_code::going_away,
+                                          "the server is shutting down"),
+                  [self = shared_from_this()](beast::error_code) { self->Close(); });
 }
 
 void WsConnection::Close() {

@@ -56,3 +56,70 @@ def test_sigterm_with_requests_in_flight_under_asan():
     log = "".join(server.log)
     assert "Sanitizer" not in log, log[-5000:]
     assert code == 0, log[-5000:]
+
+
+def sse_request(port, body):
+    data = json.dumps(body).encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n"
+              "\r\n".encode() + data)
+    return s
+
+
+def read_all(sock):
+    chunks = []
+    while True:
+        try:
+            b = sock.recv(65536)
+        except OSError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_sigterm_drains_running_responses(glint_bin):
+    """A response running at SIGTERM finishes whole; new connections are
+    refused at once; glint exits 0."""
+    server = GlintServer("--no-speculation", "--drain-timeout", "60")
+    s = sse_request(server.port, {"messages": [{"role": "user", "content": "Count to 50."}],
+                                  "max_tokens": 150, "stream": True,
+                                  "stream_options": {"include_usage": True}})
+    assert b"data:" in s.recv(4096)  # streaming has begun
+    server.proc.send_signal(15)
+    time.sleep(0.3)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+    text = read_all(s)
+    assert "data: [DONE]" in text, text[-500:]
+    usage = [json.loads(line[6:]) for line in text.splitlines()
+             if line.startswith("data: {") and '"usage"' in line]
+    assert usage and usage[-1]["usage"]["completion_tokens"] > 0
+    assert server.proc.wait(timeout=60) == 0, "".join(server.log)
+    assert any("draining" in line for line in server.log)
+
+
+def test_drain_deadline_cancels_with_a_clear_error_and_a_close_frame(glint_bin):
+    server = GlintServer("--no-speculation", "--drain-timeout", "1")
+
+    async def run():
+        ws = await websockets.connect(server.ws_url)
+        await ws.send(json.dumps({"type": "response.create", "max_output_tokens": 4000,
+                                  "input": "Write a very long story about a lighthouse."}))
+        while "output_text.delta" not in await ws.recv():
+            pass
+        server.proc.send_signal(15)
+        events = []
+        try:
+            while True:
+                events.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+        except websockets.ConnectionClosed as e:
+            return events, e
+    events, closed = asyncio.run(run())
+    last = events[-1]
+    assert last["type"] == "response.failed", last
+    assert last["response"]["error"]["code"] == "server_shutting_down"
+    rcvd = closed.rcvd
+    assert rcvd is not None and rcvd.code == 1001, closed
+    assert server.proc.wait(timeout=30) == 0, "".join(server.log)
