@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include <openssl/rand.h>
+
 #include <fmt/format.h>
 
 namespace glint::server {
@@ -15,10 +17,7 @@ bool ModelService::Matches(const std::string& name) const {
 }
 
 ServerState::ServerState(ServerOptions options, std::vector<std::unique_ptr<ModelService>> models)
-    : options_(std::move(options)), models_(std::move(models)) {
-  std::random_device rd;
-  id_salt_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-}
+    : options_(std::move(options)), models_(std::move(models)) {}
 
 ModelService* ServerState::FindModel(const std::string& name) const {
   if (models_.empty()) return nullptr;
@@ -147,9 +146,18 @@ std::string ServerState::NewId(const char* prefix) {
     std::lock_guard<std::mutex> lock(mu_);
     n = ++id_counter_;
   }
-  // Unique in this process, not guessable across processes.
-  uint64_t x = (n * 0x9E3779B97F4A7C15ull) ^ id_salt_;
-  return fmt::format("{}_{:016x}{:08x}", prefix, x, static_cast<uint32_t>(n));
+  // A stored response can be continued by whoever knows its id, so ids
+  // are not guessable, even from other ids: 96 random bits (OpenSSL's
+  // CSPRNG), then a counter that keeps them unique.
+  unsigned char r[12];
+  if (RAND_bytes(r, sizeof r) != 1) {
+    // No entropy: a random_device draw rather than a predictable id.
+    std::random_device rd;
+    for (unsigned char& b : r) b = static_cast<unsigned char>(rd());
+  }
+  std::string id = fmt::format("{}_", prefix);
+  for (unsigned char b : r) id += fmt::format("{:02x}", b);
+  return id + fmt::format("{:08x}", static_cast<uint32_t>(n));
 }
 
 }  // namespace glint::server

@@ -177,7 +177,6 @@ class ServerState {
   std::atomic<int32_t> requests_{0};
   std::atomic<int32_t> sessions_{0};
   uint64_t id_counter_ = 0;
-  uint64_t id_salt_;
 };
 
 }  // namespace glint::server
