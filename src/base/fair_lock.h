@@ -1,7 +1,8 @@
 // A first-come, first-served mutex (a ticket lock that sleeps). Models
 // served side by side take it around each forward pass, so that their
-// spinning thread pools never run on the same cores at once, and neither
-// model can starve the other: passes alternate in arrival order.
+// passes do not run on the same cores at once (a pool's workers still spin
+// briefly after their last section before they sleep), and neither model
+// can starve the other: passes alternate in arrival order.
 #pragma once
 
 #include <condition_variable>

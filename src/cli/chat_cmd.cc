@@ -168,7 +168,13 @@ Chat::Outcome Chat::Stream(const json& request, TurnStats& t, std::string& answe
     if (g_interrupted && !cancel_sent) {
       cancel_sent = true;
       t.interrupted = true;
+      g_interrupted = 0;
       (void)ws_->Send(json{{"type", "response.cancel"}}.dump());
+    } else if (g_interrupted && cancel_sent) {
+      // A second Ctrl-C: the server did not stop; leave.
+      clear_wait();
+      fmt::print(stderr, "\nglint chat: interrupted\n");
+      return Outcome::kGone;
     }
     if (!msg.value()) {
       // Long waits show progress: a long prompt's prefill on two cores.
@@ -181,16 +187,29 @@ Chat::Outcome Chat::Stream(const json& request, TurnStats& t, std::string& answe
       continue;
     }
     json ev = json::parse(*msg.value(), nullptr, false);
-    if (!ev.is_object()) continue;
-    const std::string type = ev.value("type", "");
+    if (!ev.is_object() || !ev.contains("type") || !ev["type"].is_string()) continue;
+    const std::string type = ev["type"].get<std::string>();
+    // Fields of the wrong type read as absent: a bad event is not a crash.
+    auto string_of = [](const json& j, const char* key) {
+      auto it = j.find(key);
+      return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    const json none = json::object();
+    auto object_of = [&](const json& j, const char* key) -> const json& {
+      auto it = j.find(key);
+      return it != j.end() && it->is_object() ? *it : none;
+    };
+    auto int_of = [](const json& j, const char* key) {
+      auto it = j.find(key);
+      return it != j.end() && it->is_number_integer() ? it->get<int>() : 0;
+    };
     if (type == "response.created") {
-      const json& r = ev["response"];
-      t.model = r.value("model", model_);
-      if (r.contains("routing") && r["routing"].is_object()) {
-        t.routing = r["routing"].value("reason", "");
-      }
+      const json& r = object_of(ev, "response");
+      t.model = string_of(r, "model");
+      if (t.model.empty()) t.model = model_;
+      t.routing = string_of(object_of(r, "routing"), "reason");
     } else if (type == "response.output_text.delta") {
-      const std::string delta = ev.value("delta", "");
+      const std::string delta = string_of(ev, "delta");
       if (first == Clock::time_point{}) {
         first = Clock::now();
         t.ttft_s = std::chrono::duration<double>(first - sent).count();
@@ -202,28 +221,24 @@ Chat::Outcome Chat::Stream(const json& request, TurnStats& t, std::string& answe
     } else if (type == "response.completed" || type == "response.incomplete" ||
                type == "response.failed") {
       clear_wait();
-      const json& r = ev["response"];
+      const json& r = object_of(ev, "response");
       if (first != Clock::time_point{}) t.decode_s = SecondsSince(first);
-      if (r.contains("usage") && r["usage"].is_object()) {
-        const json& u = r["usage"];
-        t.output_tokens = u.value("output_tokens", 0);
-        t.input_tokens = u.value("input_tokens", 0);
-        if (u.contains("input_tokens_details") && u["input_tokens_details"].is_object()) {
-          t.cached_tokens = u["input_tokens_details"].value("cached_tokens", 0);
-        }
-      }
-      if (type == "response.failed" && r.contains("error") && r["error"].is_object()) {
+      const json& u = object_of(r, "usage");
+      t.output_tokens = int_of(u, "output_tokens");
+      t.input_tokens = int_of(u, "input_tokens");
+      t.cached_tokens = int_of(object_of(u, "input_tokens_details"), "cached_tokens");
+      if (type == "response.failed") {
         fmt::print(stderr, "glint chat: the answer failed: {}\n",
-                   r["error"].value("message", "unknown error"));
+                   string_of(object_of(r, "error"), "message"));
       }
-      previous_id_ = r.value("id", previous_id_);
+      if (const std::string id = string_of(r, "id"); !id.empty()) previous_id_ = id;
       return Outcome::kAnswered;
     } else if (type == "error") {
       clear_wait();
-      const json e = ev.value("error", json::object());
-      const std::string code = e.value("code", "");
+      const json& e = object_of(ev, "error");
+      const std::string code = string_of(e, "code");
       if (code == "previous_response_not_found") return Outcome::kForgotten;
-      fmt::print(stderr, "glint chat: {} ({})\n", e.value("message", "error"), code);
+      fmt::print(stderr, "glint chat: {} ({})\n", string_of(e, "message"), code);
       return Outcome::kRefused;
     }
   }
@@ -423,9 +438,11 @@ int Chat::Once(const std::string& question) {
 std::vector<LocalServer::Spec> LocalModels(const std::string& model) {
   if (model != "auto" && model != "fast" && model != "smart") return {{model, std::nullopt}};
   std::vector<LocalServer::Spec> specs = {{"fast", server::Tier::kFast}};
-  if (engine::ResolveModel("smart").ok()) {
+  // Asked for by name, a missing smart model is an error that says how to
+  // fetch it (from the loader); for auto, the fast tier answers alone.
+  if (engine::ResolveModel("smart").ok() || model == "smart") {
     specs.push_back({"smart", server::Tier::kSmart});
-  } else if (model != "fast") {
+  } else if (model == "auto") {
     fmt::print(stderr, "glint chat: the smart model is not installed (scripts/fetch-models "
                        "smart); answering with glint-fast\n");
   }

@@ -21,6 +21,15 @@ struct WsClient::Impl {
   Url url;
   bool reading = false;                   // an async read is pending
   std::optional<beast::error_code> done;  // the pending read finished
+
+  // Runs the event loop until `finished` (an async operation's flag).
+  // Every operation is asynchronous, so a write and the pending read never
+  // step on each other, and the stream's timeout applies to all of them.
+  void RunUntil(const bool& finished) {
+    ioc.restart();
+    while (!finished && ioc.run_one() > 0) {
+    }
+  }
 };
 
 WsClient::WsClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -43,7 +52,12 @@ Result<std::unique_ptr<WsClient>> WsClient::Connect(const Url& url, const std::s
   }
   auto& tcp_stream = beast::get_lowest_layer(impl->ws);
   tcp_stream.expires_after(timeout);
-  tcp_stream.connect(results, ec);
+  bool finished = false;
+  tcp_stream.async_connect(results, [&](beast::error_code e, const tcp::endpoint&) {
+    ec = e;
+    finished = true;
+  });
+  impl->RunUntil(finished);
   if (ec) {
     return Error(StatusCode::kUnavailable,
                  "cannot reach the glint server at {}: {} (is `glint serve` running there?)",
@@ -55,7 +69,12 @@ Result<std::unique_ptr<WsClient>> WsClient::Connect(const Url& url, const std::s
     if (!api_key.empty()) req.set(http::field::authorization, "Bearer " + api_key);
   }));
   websocket::response_type res;
-  impl->ws.handshake(res, url.HostPort(), url.path + target, ec);
+  finished = false;
+  impl->ws.async_handshake(res, url.HostPort(), url.path + target, [&](beast::error_code e) {
+    ec = e;
+    finished = true;
+  });
+  impl->RunUntil(finished);
   if (ec == websocket::error::upgrade_declined) {
     // Boost 1.74 does not hand back the refusal; the same request without
     // the upgrade tells why (a missing key, a server that is shutting down).
@@ -77,8 +96,13 @@ Result<std::unique_ptr<WsClient>> WsClient::Connect(const Url& url, const std::s
 
 Status WsClient::Send(const std::string& text) {
   beast::error_code ec;
+  bool finished = false;
   impl_->ws.text(true);
-  impl_->ws.write(net::buffer(text), ec);
+  impl_->ws.async_write(net::buffer(text), [&](beast::error_code e, size_t) {
+    ec = e;
+    finished = true;
+  });
+  impl_->RunUntil(finished);
   if (ec) {
     return Error(StatusCode::kUnavailable, "sending to {} failed: {}", impl_->url.ToString(),
                  ec.message());

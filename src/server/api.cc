@@ -62,7 +62,7 @@ json RoutingJson(const ModelService& service, const std::string& rule, const std
 // context holds more. Counts the routing decision.
 template <typename Render>  // Render(const ModelService&) -> std::vector<TokenId>
 Parsed<PreparedTurn> Prepare(ServerState& state, ModelChoice choice, bool generate,
-                             const Render& render) {
+                             const ApiKey* key, const Render& render) {
   PreparedTurn t;
   for (;;) {
     t.prompt = render(*choice.service);
@@ -70,7 +70,8 @@ Parsed<PreparedTurn> Prepare(ServerState& state, ModelChoice choice, bool genera
     if (!e) break;
     ModelService* smart = state.FindTier(Tier::kSmart);
     const bool retry = !choice.routing.is_null() && choice.service->tier == Tier::kFast &&
-                       smart != nullptr && smart->n_ctx > choice.service->n_ctx;
+                       smart != nullptr && smart->n_ctx > choice.service->n_ctx &&
+                       (key == nullptr || key->allows(Tier::kSmart));
     if (!retry) return *e;
     choice.routing = RoutingJson(*smart, "large_input",
                                  fmt::format("the input ({} tokens) does not fit {}'s context",
@@ -165,7 +166,7 @@ Parsed<PreparedTurn> PrepareResponseTurn(ServerState& state, const ResponseReque
                                              request.generate),
                           true);
   };
-  auto t = Prepare(state, std::move(choice), request.generate, render);
+  auto t = Prepare(state, std::move(choice), request.generate, key, render);
   if (t.ok()) t.value->conversation = std::move(conversation);
   return t;
 }
@@ -183,7 +184,7 @@ Parsed<PreparedTurn> PrepareChatTurn(ServerState& state, const ChatRequest& requ
   }
   auto choice = ChooseModel(state, request.model, RouteInputFor("", request.tools, messages), key);
   if (!choice.ok()) return choice.error;
-  return Prepare(state, std::move(*choice.value), true, [&](const ModelService& service) {
+  return Prepare(state, std::move(*choice.value), true, key, [&](const ModelService& service) {
     return service.Encode(
         RenderConversation(*service.chat_template, "", request.tools, messages, true) + prefill,
         true);
@@ -205,7 +206,8 @@ Parsed<PreparedTurn> PrepareCompletion(ServerState& state, const CompletionReque
       // glint-auto: fill-in-the-middle needs the model that has the tokens.
       ModelService* smart = state.FindTier(Tier::kSmart);
       if (!choice.value->routing.is_null() && smart != nullptr &&
-          smart->tokenizer->Find("<|fim_middle|>") >= 0) {
+          smart->tokenizer->Find("<|fim_middle|>") >= 0 &&
+          (key == nullptr || key->allows(Tier::kSmart))) {
         choice.value->service = smart;
         choice.value->routing = RoutingJson(*smart, "fim", "fill-in-the-middle needs glint-smart's "
                                                           "FIM tokens");
@@ -218,7 +220,7 @@ Parsed<PreparedTurn> PrepareCompletion(ServerState& state, const CompletionReque
       }
     }
   }
-  return Prepare(state, std::move(*choice.value), true, [&](const ModelService& service) {
+  return Prepare(state, std::move(*choice.value), true, key, [&](const ModelService& service) {
     const tokenizer::Tokenizer& tok = *service.tokenizer;
     std::vector<TokenId> prompt;
     if (request.suffix) {
@@ -267,10 +269,15 @@ Quota TakeQuota(ServerState& state, const ApiKey* key, const PreparedTurn& turn,
     return q;
   }
   // The estimate: the prompt and the most the response may generate (as
-  // the scheduler will cap it); settled against the real count at the end.
+  // the scheduler will cap it), or without max_tokens a typical answer
+  // (most clients leave it out; the whole context would refuse them under
+  // a modest limit). Settled against the real count at the end, which may
+  // overdraw the bucket.
+  constexpr int64_t kUnboundedOutputEstimate = 1024;
   const int64_t room = std::max<int64_t>(1, turn.service->n_ctx - static_cast<int64_t>(turn.prompt.size()));
-  const int64_t output = !generate ? 0 : params.max_tokens ? std::min<int64_t>(*params.max_tokens, room)
-                                                           : room;
+  const int64_t output = !generate          ? 0
+                         : params.max_tokens ? std::min<int64_t>(*params.max_tokens, room)
+                                             : std::min(room, kUnboundedOutputEstimate);
   q.estimate = static_cast<int64_t>(turn.prompt.size()) + output;
   q.admission = state.limiter().Admit(*key, q.tier, q.estimate);
   if (!q.admission.admitted) {

@@ -3,6 +3,9 @@
 #include "server/connection.h"
 #include "server/web_assets.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace glint::server {
@@ -18,6 +21,29 @@ const char* Reason(int status) {
 }
 
 std::string SseData(const json& j) { return "data: " + DumpJson(j) + "\n\n"; }
+
+// The host name of an "Origin: scheme://host[:port]" and of a "Host:
+// host[:port]" header, compared without ports (a proxy may rewrite them).
+// No Origin (any non-browser client): same origin.
+std::string_view HostName(std::string_view authority) {
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t end = authority.find(']');
+    return end == std::string_view::npos ? authority : authority.substr(0, end + 1);
+  }
+  return authority.substr(0, authority.find(':'));
+}
+
+bool SameOrigin(std::string_view origin, std::string_view host) {
+  if (origin.empty()) return true;
+  const size_t scheme = origin.find("://");
+  if (scheme == std::string_view::npos) return false;  // "null" (a sandboxed page) or garbage
+  const std::string_view a = HostName(origin.substr(scheme + 3)), b = HostName(host);
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 json ModelJson(const ModelService& m) {
   json j = {{"id", m.id}, {"object", "model"}, {"created", 0}, {"owned_by", "glint"},
@@ -40,7 +66,7 @@ std::optional<json> AutoModelJson(const ServerState& state) {
 // server (its WebSocket included): no inline script, nothing from elsewhere.
 constexpr const char* kPlaygroundHeaders =
     "Cache-Control: no-cache\r\n"
-    "Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:; "
+    "Content-Security-Policy: default-src 'self'; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
     "X-Content-Type-Options: nosniff\r\n"
     "Referrer-Policy: no-referrer\r\n";
@@ -131,7 +157,13 @@ void HttpConnection::Handle() {
   const std::string target(req_.target());
   const std::string path = target.substr(0, target.find('?'));
   const http::verb method = req_.method();
-  endpoint_ = path.rfind("/v1/models", 0) == 0 ? "/v1/models" : path;
+  // Metric labels come from a fixed set: a client must not mint labels.
+  static const char* const kEndpoints[] = {"/v1/responses", "/v1/chat/completions",
+                                           "/v1/completions", "/health", "/metrics"};
+  endpoint_ = path.rfind("/v1/models", 0) == 0 ? "/v1/models" : "other";
+  for (const char* e : kEndpoints) {
+    if (path == e) endpoint_ = e;
+  }
 
   // The playground (web/, compiled in) is open: the page asks for a key.
   if (method == http::verb::get || method == http::verb::head) {
@@ -146,6 +178,18 @@ void HttpConnection::Handle() {
   // echo endpoint do not).
   if (path == "/v1/responses" || path == "/v1/chat/completions" || path == "/v1/completions" ||
       path == "/v1/models" || path.rfind("/v1/models/", 0) == 0) {
+    // A browser page from another site must not drive the models through
+    // the user's browser (WebSockets and simple POSTs are not held back by
+    // CORS): a request that says where it comes from must come from here.
+    const auto origin = req_[http::field::origin];
+    const auto host = req_[http::field::host];
+    if (!SameOrigin(std::string_view(origin.data(), origin.size()),
+                    std::string_view(host.data(), host.size()))) {
+      return SendError(ApiError{403, "cross_origin",
+                                "requests from another site's pages are refused; use the "
+                                "playground this server serves, or a client that is not a "
+                                "browser page"});
+    }
     const auto header = req_[http::field::authorization];
     std::string authorization(header.data(), header.size());
     if (authorization.empty() && websocket::is_upgrade(req_)) {
@@ -400,6 +444,12 @@ bool HttpConnection::Admit(const PreparedTurn& turn, const GenerationParams& par
                            bool generate) {
   if (!state_.TryBeginRequest()) {
     SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
+    return false;
+  }
+  if (state_.draining.load()) {
+    // Draining began while this request was being read and tokenized.
+    state_.EndRequest();
+    SendError(ApiError{503, "server_shutting_down", "the server is shutting down"});
     return false;
   }
   quota_ = TakeQuota(state_, key_, turn, params, generate);

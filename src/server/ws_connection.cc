@@ -47,7 +47,6 @@ void WsConnection::Start(http::request<http::string_body> upgrade) {
     return;
   }
   session_slot_ = true;
-  state_.Listen(weak_from_this());
   std::string subprotocol;
   const auto offered = upgrade[http::field::sec_websocket_protocol];
   for (std::string_view p : Subprotocols(std::string_view(offered.data(), offered.size()))) {
@@ -56,6 +55,9 @@ void WsConnection::Start(http::request<http::string_body> upgrade) {
   ConfigureWebSocket(ws_, state_.options(), std::move(subprotocol));
   ws_.async_accept(upgrade, [self = shared_from_this()](beast::error_code ec) {
     if (ec) return self->Close();
+    // Told of a shutdown only once open, when a close frame can be sent.
+    self->state_.Listen(self->weak_from_this());
+    if (self->state_.draining.load()) return self->SendClose();
     self->Read();
   });
 }
@@ -177,9 +179,10 @@ void WsConnection::HandleCreate(const json& body) {
   if (state_.draining.load()) {
     return SendError(ApiError{503, "server_shutting_down", "the server is draining"});
   }
-  // A reconnecting client gets its parked session back.
+  // A reconnecting client gets its parked session back (only with the
+  // key that parked it: the cache key is not a credential).
   if (!request.prompt_cache_key.empty() && cache_key_.empty()) {
-    cache_key_ = request.prompt_cache_key;
+    cache_key_ = (key_ != nullptr ? key_->name : std::string()) + '\n' + request.prompt_cache_key;
     if (sessions_.empty()) {
       if (auto parked = state_.Adopt(cache_key_)) {
         for (auto& [model_id, session] : parked->sessions) {
@@ -211,6 +214,10 @@ void WsConnection::HandleCreate(const json& body) {
   if (!turn.ok()) return SendError(turn.error);
   if (!state_.TryBeginRequest()) {
     return SendError(ApiError{503, "server_overloaded", "too many requests in flight; retry"});
+  }
+  if (state_.draining.load()) {  // draining began while this turn was being prepared
+    state_.EndRequest();
+    return SendError(ApiError{503, "server_shutting_down", "the server is shutting down"});
   }
   const Quota quota = TakeQuota(state_, key_, *turn.value, request.params, request.generate);
   if (quota.error) {

@@ -20,6 +20,7 @@ import pytest
 from conftest import GLINT_BIN, GlintServer, model_path, run_glint
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (requirements.txt)")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -79,7 +80,11 @@ def page(server):
 
 
 def wait(driver, timeout, condition, message=""):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition, message)
+    # The page re-renders streamed text: an element found a moment ago may
+    # be replaced before it is read; that is a retry, not a failure.
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=[StaleElementReferenceException]).until(condition,
+                                                                                    message)
 
 
 def by_id(driver, id_):
@@ -124,7 +129,7 @@ def test_static_files_are_served_with_a_strict_policy(server):
             assert r.status == 200 and r.headers["content-type"].startswith(ctype), path
             assert r.headers["cache-control"] == "no-cache"
             csp = r.headers["content-security-policy"]
-            assert "default-src 'self'" in csp and "connect-src 'self' ws: wss:" in csp
+            assert "default-src 'self'" in csp and "connect-src 'self';" in csp
             assert int(r.headers["content-length"]) == len(body) > 0
     req = urllib.request.Request(server.base_url + "/app.js", method="HEAD")
     with urllib.request.urlopen(req, timeout=10) as r:

@@ -86,12 +86,16 @@ def test_sigterm_drains_running_responses(glint_bin):
     s = sse_request(server.port, {"messages": [{"role": "user", "content": "Count to 50."}],
                                   "max_tokens": 150, "stream": True,
                                   "stream_options": {"include_usage": True}})
-    assert b"data:" in s.recv(4096)  # streaming has begun
+    head = b""
+    while b"data:" not in head:  # streaming has begun
+        chunk = s.recv(4096)
+        assert chunk, head
+        head += chunk
     server.proc.send_signal(15)
     time.sleep(0.3)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
-    text = read_all(s)
+    text = head.decode(errors="replace") + read_all(s)
     assert "data: [DONE]" in text, text[-500:]
     usage = [json.loads(line[6:]) for line in text.splitlines()
              if line.startswith("data: {") and '"usage"' in line]
