@@ -44,6 +44,16 @@ def run_glint(*args, input=None, timeout=600, check=True):
     return proc
 
 
+def new_key(path, name, *options):
+    """A new API key from `glint keys new`, added to the keys file at path."""
+    import re
+
+    out = run_glint("keys", "new", "--name", name, "--file", path, *options).stdout
+    keys = re.findall(r"\bglint-[A-Za-z0-9_-]{20,}", out)
+    assert len(keys) == 1, out
+    return keys[0]
+
+
 _reference_cache = {}
 
 

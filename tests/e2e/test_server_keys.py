@@ -13,16 +13,9 @@ import urllib.request
 
 import pytest
 
-from conftest import GLINT_BIN, GlintServer, run_glint
+from conftest import GLINT_BIN, GlintServer, new_key
 
 websockets = pytest.importorskip("websockets")
-
-
-def new_key(path, name, *options):
-    out = run_glint("keys", "new", "--name", name, "--file", path, *options).stdout
-    keys = re.findall(r"\bglint-[A-Za-z0-9_-]{20,}", out)
-    assert len(keys) == 1, out
-    return keys[0]
 
 
 @pytest.fixture(scope="module")

@@ -4,21 +4,13 @@ glint-key.<key>` authenticates the upgrade, and the server answers
 `glint`, never the key. Driven by the `websockets` library."""
 import asyncio
 import json
-import re
 import urllib.request
 
 import pytest
 
-from conftest import GlintServer, run_glint
+from conftest import GlintServer, new_key
 
 websockets = pytest.importorskip("websockets")
-
-
-def new_key(path, name, *options):
-    out = run_glint("keys", "new", "--name", name, "--file", path, *options).stdout
-    keys = re.findall(r"\bglint-[A-Za-z0-9_-]{20,}", out)
-    assert len(keys) == 1, out
-    return keys[0]
 
 
 @pytest.fixture(scope="module")
