@@ -1,5 +1,8 @@
 // glint serve: loads the models and serves the OpenAI-compatible HTTP and
 // WebSocket API until SIGINT or SIGTERM.
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -48,10 +51,17 @@ int Serve(ServeArgs& a) {
     for (const std::string& m : a.models) specs.emplace_back(m, std::nullopt);
   }
   auto compute_lock = specs.size() > 1 ? std::make_shared<FairLock>() : nullptr;
+  // One budget for every session of every model: memory is what runs out.
+  size_t budget_mb = a.options.kv_budget_mb;
+  if (budget_mb == 0) {
+    const size_t phys = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+    budget_mb = std::max<size_t>(phys / 2 >> 20, 64);
+  }
+  auto kv_budget = std::make_shared<engine::KvBudget>(budget_mb << 20);
   std::vector<std::unique_ptr<server::ModelService>> models;
   for (const auto& [spec, tier] : specs) {
     const auto t0 = Clock::now();
-    auto svc = server::LoadModelService(spec, a.options, tier, compute_lock);
+    auto svc = server::LoadModelService(spec, a.options, tier, compute_lock, kv_budget);
     if (!svc.ok()) {
       fmt::print(stderr, "glint: {}\n", svc.status().message());
       return 1;
@@ -107,6 +117,10 @@ int Serve(ServeArgs& a) {
                keys->keys().size(), a.options.keys_file);
   }
   fmt::print(stderr,
+             "glint: KV budget {} MiB for all sessions{}; idle sessions are evicted least "
+             "recently used first\n",
+             budget_mb, a.options.kv_budget_mb == 0 ? " (half of physical memory; --kv-budget)" : "");
+  fmt::print(stderr,
              "glint: serving on http://{}:{} ({} inference threads, {} parallel sequences); "
              "WebSocket ws://{}:{}/v1/responses\n",
              a.options.host, s.port(), a.options.n_threads, a.options.parallel, a.options.host,
@@ -150,6 +164,10 @@ Runner AddServeCommand(CLI::App& app) {
   cmd->add_option("--prefill-chunk", args->options.prefill_chunk,
                   "Prompt tokens evaluated between two decode steps")
       ->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--kv-budget", args->options.kv_budget_mb,
+                  "MiB of KV cache for all sessions together; when it is full, the least recently "
+                  "used idle sessions give theirs up (0: half of physical memory)")
+      ->check(CLI::Range(0, 1 << 24))->capture_default_str();
   cmd->add_option("--http-sessions", args->options.http_sessions,
                   "KV caches kept for stateless HTTP requests (prefix cache)")
       ->check(CLI::Range(0, 1024))->capture_default_str();

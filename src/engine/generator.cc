@@ -6,9 +6,18 @@
 
 namespace glint::engine {
 
-Session::Session(const model::Model& model, int32_t n_ctx) : kv_(model.NewKvCache(n_ctx)) {}
+Session::Session(const model::Model& model, int32_t n_ctx, std::shared_ptr<KvBudget> budget)
+    : kv_(model.NewKvCache(n_ctx)), budget_(std::move(budget)) {
+  if (budget_) budget_->Add(this);
+}
+
+Session::~Session() {
+  // Before the cache goes: the budget may be evicting it right now.
+  if (budget_) budget_->Remove(this);
+}
 
 size_t Session::CommonPrefix(const std::vector<TokenId>& prompt) const {
+  if (evicted_.load(std::memory_order_acquire)) return 0;
   const size_t n = std::min(tokens_.size(), prompt.size());
   return static_cast<size_t>(
       std::mismatch(tokens_.begin(), tokens_.begin() + n, prompt.begin()).first - tokens_.begin());

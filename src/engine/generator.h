@@ -3,6 +3,7 @@
 // it exists. Times queueing-free prefill, time to first token and decode.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "engine/kv_budget.h"
 #include "model/forward_scratch.h"
 #include "model/model.h"
 #include "sampling/sampler.h"
@@ -23,10 +25,16 @@ using tokenizer::TokenId;
 // A conversation's state: the tokens its cache holds, and the cache.
 class Session {
  public:
-  Session(const model::Model& model, int32_t n_ctx);
+  // With a budget, the session's cache counts against it, and the budget
+  // may evict it while the session is idle (see engine/kv_budget.h).
+  Session(const model::Model& model, int32_t n_ctx, std::shared_ptr<KvBudget> budget = nullptr);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   const std::vector<TokenId>& tokens() const { return tokens_; }
-  // How many leading tokens of `prompt` the session already holds.
+  // How many leading tokens of `prompt` the session already holds (none
+  // once the budget evicted its cache).
   size_t CommonPrefix(const std::vector<TokenId>& prompt) const;
   int32_t n_ctx() const { return kv_->capacity(); }
   model::KvCache& kv() { return *kv_; }
@@ -38,7 +46,12 @@ class Session {
  private:
   friend class Generator;
   friend class Scheduler;
+  friend class KvBudget;
   std::unique_ptr<model::KvCache> kv_;
+  std::shared_ptr<KvBudget> budget_;
+  // The budget emptied the cache while the session was idle; its owner
+  // clears tokens_ to match before the next job (inference thread).
+  std::atomic<bool> evicted_{false};
   std::vector<TokenId> tokens_;
   // The logits after the first logits_len_ tokens (the end of the last
   // prompt prefilled), so that the same prompt again needs no forward pass;

@@ -100,13 +100,17 @@ void Scheduler::Loop() {
         }
         return false;
       };
-      while (!stopping_ && !runnable() && !admissible()) {
-        if (active_.empty()) {
+      // A job waiting for KV memory that other schedulers' jobs hold is
+      // retried once a millisecond: their jobs' ends do not wake this one.
+      while (!stopping_ && !runnable() && (memory_wait_ || !admissible())) {
+        if (active_.empty() && !memory_wait_) {
           cv_.wait(lock);
         } else {
           cv_.wait_for(lock, std::chrono::milliseconds(1));
         }
+        memory_wait_ = false;
       }
+      memory_wait_ = false;
       stopping = stopping_;
       if (stopping_) {
         for (auto& j : incoming_) admitted.push_back(j);
@@ -119,6 +123,12 @@ void Scheduler::Loop() {
           if (j.session->in_use_ && !j.cancelled()) {
             ++it;
             continue;
+          }
+          // First come, first served: the jobs behind one that waits for
+          // memory wait too, or a stream of small jobs could starve it.
+          if (!j.cancelled() && !ReserveMemory(j)) {
+            memory_wait_ = true;
+            break;
           }
           // A cancelled job never runs, so it need not wait for the session.
           if (!j.cancelled()) j.session->in_use_ = j.holds_session_ = true;
@@ -182,6 +192,45 @@ void Scheduler::Loop() {
   }
 }
 
+bool Scheduler::ReserveMemory(Job& j) {
+  KvBudget* budget = options_.kv_budget.get();
+  if (budget == nullptr) return true;
+  // The most positions the job may fill: its prompt, and every token it
+  // may generate (speculative drafts stay within max_tokens and the
+  // context). A warm-up keeps what the session holds past its prompt.
+  const int64_t most =
+      j.generate ? static_cast<int64_t>(j.prompt.size()) + std::max(j.options.max_tokens, 0) + 1
+                 : static_cast<int64_t>(std::max(j.prompt.size(), j.session->tokens_.size()));
+  int32_t positions = static_cast<int32_t>(std::min<int64_t>(most, j.session->n_ctx()));
+  const int32_t at_least = std::min(static_cast<int32_t>(j.prompt.size()) + (j.generate ? 1 : 0),
+                                    j.session->n_ctx());
+  if (budget->BytesFor(*j.session, positions) > budget->limit()) {
+    // The whole budget is like a shorter context: generation stops there
+    // ("length"), as it would at the end of the context. Only a prompt that
+    // does not fit at all is refused.
+    positions = j.session->kv().PositionsWithin(budget->limit());
+    if (positions < at_least) {
+      j.over_budget_ = at_least;  // admitted only to be refused (Admit)
+      return true;
+    }
+    if (j.generate) {
+      j.options.max_tokens = std::max(
+          1, std::min(j.options.max_tokens, positions - static_cast<int32_t>(j.prompt.size()) - 1));
+    }
+  }
+  switch (budget->Reserve(*j.session, positions)) {
+    case KvBudget::Grant::kGranted:
+      j.reserved_ = positions;
+      return true;
+    case KvBudget::Grant::kNever:  // not after the clamp above; kept for safety
+      j.over_budget_ = positions;
+      return true;
+    case KvBudget::Grant::kWait:
+      return false;
+  }
+  return false;
+}
+
 void Scheduler::Admit(const std::shared_ptr<Job>& job) {
   Job& j = *job;
   j.started_ = Clock::now();
@@ -201,6 +250,25 @@ void Scheduler::Admit(const std::shared_ptr<Job>& job) {
                            "one generated token)", j.prompt.size(), s.n_ctx()), "");
   }
   if (Status st = sampling::ValidateParams(j.options.sampling); !st.ok()) return Finish(j, st, "");
+  if (j.over_budget_ > 0) {
+    const KvBudget& budget = *options_.kv_budget;
+    const int32_t positions = j.over_budget_;
+    return Finish(j, Error(StatusCode::kOutOfRange,
+                           "the prompt needs {} positions of KV cache ({} MiB), more than the "
+                           "server's whole KV budget of {} MiB (--kv-budget); send a shorter input",
+                           positions, budget.BytesFor(s, positions) >> 20, budget.limit() >> 20),
+                  "");
+  }
+  if (j.reserved_ > 0) {
+    // Evicted while idle: the cache is empty, and so the session must be.
+    if (s.evicted_.exchange(false, std::memory_order_acquire)) {
+      s.tokens_.clear();
+      s.logits_len_ = -1;
+    }
+    // Pages past what this job may fill were charged to it only until now.
+    if (static_cast<int32_t>(s.tokens_.size()) > j.reserved_) s.Truncate(j.reserved_);
+    s.kv().Trim(j.reserved_);
+  }
   size_t common = s.CommonPrefix(j.prompt);
   j.sampler_ = std::make_unique<sampling::Sampler>(j.options.sampling);
   for (TokenId t : j.prompt) j.sampler_->Accept(t);
@@ -384,6 +452,10 @@ void Scheduler::Finish(Job& j, Status status, const std::string& reason) {
   if (j.state_ == Job::State::kQueued && !j.on_done) return;
   j.state_ = Job::State::kQueued;
   if (j.holds_session_) j.session->in_use_ = j.holds_session_ = false;
+  if (j.reserved_ > 0) {
+    options_.kv_budget->Release(*j.session);
+    j.reserved_ = 0;
+  }
   JobResult r = std::move(j.result_);
   r.status = std::move(status);
   r.stats.finish_reason = reason;

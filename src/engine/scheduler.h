@@ -79,6 +79,10 @@ class Job {
   // Inference-thread state.
   State state_ = State::kQueued;
   bool holds_session_ = false;  // admitted: the session is this job's
+  // KV budget: positions reserved (0: none), or wanted but more than the
+  // whole budget (the job is refused).
+  int32_t reserved_ = 0;
+  int32_t over_budget_ = 0;
   Clock::time_point submitted_, started_, first_token_;
   int32_t common_ = 0;   // prompt tokens reused from the session's cache
   int32_t done_ = 0;     // prompt tokens past common_ evaluated so far
@@ -102,6 +106,10 @@ class Scheduler {
     // Shared by the schedulers of models served side by side: each forward
     // pass holds it, so the models take turns on the cores (null: no lock).
     std::shared_ptr<FairLock> compute_lock;
+    // Shared by the schedulers of one server: a job is admitted once its
+    // session's cache may grow to prompt + max_tokens within it (null: no
+    // budget; see engine/kv_budget.h). Its sessions must use the same one.
+    std::shared_ptr<KvBudget> kv_budget;
   };
 
   Scheduler(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
@@ -134,6 +142,9 @@ class Scheduler {
  private:
   void Loop();
   void Admit(const std::shared_ptr<Job>& job);
+  // Under mu_: whether a queued job may start now as far as memory goes;
+  // false: it waits, and so do the jobs behind it.
+  bool ReserveMemory(Job& job);
   void PrefillStep(Job& job);
   void DecodeStep(std::vector<Job*>& batch);
   enum class Outcome { kContinue, kStop, kLength };
@@ -161,6 +172,7 @@ class Scheduler {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> incoming_;  // guarded by mu_
   bool stopping_ = false;                      // guarded by mu_
+  bool memory_wait_ = false;  // the next queued job waits for KV memory (mu_)
   std::vector<std::shared_ptr<Job>> active_;   // inference thread only
   std::atomic<int32_t> n_queued_{0}, n_active_{0};
   std::atomic<uint64_t> n_decode_steps_{0};

@@ -2,8 +2,9 @@
 
 namespace glint::engine {
 
-SessionPool::SessionPool(const model::Model& model, int32_t n_ctx, int32_t slots)
-    : model_(model), n_ctx_(n_ctx), slots_(slots < 0 ? 0 : slots) {}
+SessionPool::SessionPool(const model::Model& model, int32_t n_ctx, int32_t slots,
+                         std::shared_ptr<KvBudget> budget)
+    : model_(model), n_ctx_(n_ctx), slots_(slots < 0 ? 0 : slots), budget_(std::move(budget)) {}
 
 std::shared_ptr<Session> SessionPool::Acquire(const std::vector<TokenId>& prompt) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -19,10 +20,10 @@ std::shared_ptr<Session> SessionPool::Acquire(const std::vector<TokenId>& prompt
     }
   }
   if (best == nullptr && static_cast<int32_t>(pool_.size()) < slots_) {
-    pool_.push_back({std::make_shared<Session>(model_, n_ctx_), false, 0});
+    pool_.push_back({std::make_shared<Session>(model_, n_ctx_, budget_), false, 0});
     best = &pool_.back();
   }
-  if (best == nullptr) return std::make_shared<Session>(model_, n_ctx_);  // all busy
+  if (best == nullptr) return std::make_shared<Session>(model_, n_ctx_, budget_);  // all busy
   best->busy = true;
   best->last_used = ++clock_;
   return best->session;

@@ -17,7 +17,8 @@ namespace glint::engine {
 class SessionPool {
  public:
   // `slots` sessions of n_ctx positions at most are kept between requests.
-  SessionPool(const model::Model& model, int32_t n_ctx, int32_t slots);
+  SessionPool(const model::Model& model, int32_t n_ctx, int32_t slots,
+              std::shared_ptr<KvBudget> budget = nullptr);
 
   // An idle session for `prompt` (the longest common prefix wins, then the
   // least recently used); a new one when all are busy. Thread-safe.
@@ -39,6 +40,7 @@ class SessionPool {
   const model::Model& model_;
   int32_t n_ctx_;
   int32_t slots_;
+  std::shared_ptr<KvBudget> budget_;
   mutable std::mutex mu_;
   std::vector<Slot> pool_;
   uint64_t clock_ = 0;

@@ -25,6 +25,19 @@ class KvCache {
     if (n < size()) n_past_.store(n < 0 ? 0 : n, std::memory_order_relaxed);
   }
   void Clear() { n_past_.store(0, std::memory_order_relaxed); }
+
+  // Memory. Truncating keeps the pages a longer sequence committed; Trim
+  // hands the pages past `keep` positions back to the operating system
+  // (the cache then holds at most `keep` positions), and Trim(0) all of it.
+  void Trim(int32_t keep);
+  // The positions whose pages may be committed: the most this cache held
+  // since it was last trimmed.
+  int32_t high_water() const { return high_water_.load(std::memory_order_relaxed); }
+  // Resident bytes of a cache that reached `positions` (whole pages, per
+  // layer, for K and V): what the KV budget charges.
+  size_t ResidentBytes(int32_t positions) const;
+  // The most positions whose pages fit in `bytes` (the inverse).
+  int32_t PositionsWithin(size_t bytes) const;
   // Bytes reserved for the whole context, and bytes holding positions.
   size_t bytes() const { return (k_.size() + v_.size()) * sizeof(uint16_t); }
   size_t used_bytes() const {
@@ -37,7 +50,12 @@ class KvCache {
   const uint16_t* k(int32_t layer, int32_t pos) const { return k_.data() + Offset(layer, pos); }
   const uint16_t* v(int32_t layer, int32_t pos) const { return v_.data() + Offset(layer, pos); }
 
-  void Advance(int32_t n) { n_past_.fetch_add(n, std::memory_order_relaxed); }
+  void Advance(int32_t n) {
+    const int32_t now = n_past_.fetch_add(n, std::memory_order_relaxed) + n;
+    if (now > high_water_.load(std::memory_order_relaxed)) {
+      high_water_.store(now, std::memory_order_relaxed);  // written by the owner only
+    }
+  }
 
  private:
   size_t Offset(int32_t layer, int32_t pos) const {
@@ -47,6 +65,7 @@ class KvCache {
   int32_t n_ctx_;
   int32_t n_layers_;
   std::atomic<int32_t> n_past_{0};
+  std::atomic<int32_t> high_water_{0};
   size_t row_;                   // n_kv_heads * head_dim
   AlignedBuffer<uint16_t> k_;    // [n_layers][n_ctx][n_kv_heads][head_dim]
   AlignedBuffer<uint16_t> v_;    // [n_layers][n_ctx][n_kv_heads][head_dim]

@@ -311,6 +311,8 @@ ApiError EngineError(const Status& status) {
   switch (status.code()) {
     case StatusCode::kResourceExhausted:
       return BadRequest("context_length_exceeded", status.message());
+    case StatusCode::kOutOfRange:  // the scheduler: more than the whole KV budget
+      return BadRequest("kv_budget_exceeded", status.message());
     case StatusCode::kInvalidArgument:
       return BadRequest("invalid_value", status.message());
     case StatusCode::kUnavailable:

@@ -125,6 +125,16 @@ std::string Metrics::Render(const Gauges& g) const {
   o += fmt::format("glint_running_requests {}\n", g.running);
   header("glint_kv_cache_bytes", "gauge", "Bytes of KV cache holding positions.");
   o += fmt::format("glint_kv_cache_bytes {}\n", g.kv_cache_bytes);
+  if (g.kv_budget_bytes > 0) {
+    header("glint_kv_budget_bytes", "gauge", "The KV budget (--kv-budget) shared by every session.");
+    o += fmt::format("glint_kv_budget_bytes {}\n", g.kv_budget_bytes);
+    header("glint_kv_charged_bytes", "gauge",
+           "KV memory charged to the budget: reservations of running requests, pages of idle sessions.");
+    o += fmt::format("glint_kv_charged_bytes {}\n", g.kv_charged_bytes);
+    header("glint_kv_evictions_total", "counter",
+           "Idle sessions whose KV cache was released to make room (their next turn re-prefills).");
+    o += fmt::format("glint_kv_evictions_total {}\n", g.kv_evictions);
+  }
   header("glint_ready", "gauge", "1 when the models are loaded.");
   o += fmt::format("glint_ready {}\n", g.ready ? 1 : 0);
   return o;

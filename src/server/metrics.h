@@ -51,6 +51,9 @@ class Metrics {
     int64_t queue_depth = 0;
     int64_t running = 0;
     int64_t kv_cache_bytes = 0;
+    int64_t kv_budget_bytes = 0;    // 0: no budget
+    int64_t kv_charged_bytes = 0;   // held or reserved against the budget
+    uint64_t kv_evictions = 0;
     bool ready = false;
   };
   std::string Render(const Gauges& g) const;

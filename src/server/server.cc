@@ -154,7 +154,8 @@ void Server::Stop() {
 Result<std::unique_ptr<ModelService>> LoadModelService(const std::string& spec,
                                                        const ServerOptions& options,
                                                        std::optional<Tier> tier,
-                                                       std::shared_ptr<FairLock> compute_lock) {
+                                                       std::shared_ptr<FairLock> compute_lock,
+                                                       std::shared_ptr<engine::KvBudget> kv_budget) {
   ASSIGN_OR_RETURN(std::string path, engine::ResolveModel(spec));
   auto svc = std::make_unique<ModelService>();
   ASSIGN_OR_RETURN(svc->model, model::Model::Load(path));
@@ -180,8 +181,11 @@ Result<std::unique_ptr<ModelService>> LoadModelService(const std::string& spec,
   so.prefill_chunk = options.prefill_chunk;
   so.max_unacked = options.max_unacked_tokens;
   so.compute_lock = std::move(compute_lock);
+  so.kv_budget = kv_budget;
+  svc->kv_budget = kv_budget;
   svc->scheduler = std::make_unique<engine::Scheduler>(*svc->model, *svc->tokenizer, so);
-  svc->pool = std::make_unique<engine::SessionPool>(*svc->model, svc->n_ctx, options.http_sessions);
+  svc->pool = std::make_unique<engine::SessionPool>(*svc->model, svc->n_ctx, options.http_sessions,
+                                                    std::move(kv_budget));
   return svc;
 }
 

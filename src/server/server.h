@@ -45,9 +45,11 @@ class Server {
 // Loads a model ("fast", "smart" or a path) and starts its scheduler. A
 // model that serves a tier is named glint-<tier> ("fast" and "smart" serve
 // theirs unless told otherwise). Models served side by side share one
-// compute lock, so that they take turns on the cores.
+// compute lock, so that they take turns on the cores, and one KV budget
+// (engine/kv_budget.h; null: none).
 Result<std::unique_ptr<ModelService>> LoadModelService(
     const std::string& spec, const ServerOptions& options, std::optional<Tier> tier = std::nullopt,
-    std::shared_ptr<FairLock> compute_lock = nullptr);
+    std::shared_ptr<FairLock> compute_lock = nullptr,
+    std::shared_ptr<engine::KvBudget> kv_budget = nullptr);
 
 }  // namespace glint::server

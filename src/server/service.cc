@@ -130,6 +130,12 @@ Metrics::Gauges ServerState::Gauges() const {
     g.running += m->scheduler->active();
     g.kv_cache_bytes += m->pool->KvBytes();
   }
+  if (!models_.empty() && models_.front()->kv_budget) {
+    const engine::KvBudget& b = *models_.front()->kv_budget;
+    g.kv_budget_bytes = static_cast<int64_t>(b.limit());
+    g.kv_charged_bytes = static_cast<int64_t>(b.charged());
+    g.kv_evictions = b.evictions();
+  }
   return g;
 }
 

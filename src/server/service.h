@@ -47,6 +47,7 @@ struct ServerOptions {
   int session_ttl_s = 600;            // a parked session or stored response lives this long
   int drain_timeout_s = 10;           // on SIGTERM: how long running responses may finish
   int32_t max_unacked_tokens = 256;   // backpressure: tokens a reader may lag behind
+  size_t kv_budget_mb = 0;            // KV caches of all sessions (0: no budget)
   bool speculation = true;            // drafts from predictions and prompt lookup
   std::string keys_file;              // API keys (JSON); "": no keys, loopback only
   bool insecure = false;              // allow a non-loopback address without keys
@@ -63,6 +64,7 @@ struct ModelService {
   std::unique_ptr<tokenizer::ChatTemplate> chat_template;
   std::unique_ptr<engine::Scheduler> scheduler;
   std::unique_ptr<engine::SessionPool> pool;
+  std::shared_ptr<engine::KvBudget> kv_budget;  // shared by the models; null: none
   int32_t n_ctx = 0;
   bool speculate = true;             // speculative decoding (ServerOptions)
 

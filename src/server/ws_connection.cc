@@ -310,7 +310,7 @@ void WsConnection::StartWarmUp(std::shared_ptr<std::vector<TokenId>> prompt,
 std::shared_ptr<engine::Session> WsConnection::SessionFor(ModelService* service) {
   auto& s = sessions_[service];
   if (!s) {
-    s = std::make_shared<engine::Session>(*service->model, service->n_ctx);
+    s = std::make_shared<engine::Session>(*service->model, service->n_ctx, service->kv_budget);
     state_.TrackSession(s);
   }
   return s;

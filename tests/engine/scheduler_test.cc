@@ -368,5 +368,145 @@ TEST(Scheduler, SpeculationIsLosslessUnderGreedyDecoding) {
   EXPECT_EQ(outs[1].streamed, Single(prompts[1], 160));
 }
 
+// KV budget (engine/kv_budget.h). The fast model's cache at 512 positions:
+// what a job of prompt + max_tokens positions is charged.
+size_t Charge(int32_t positions) {
+  Session probe(*Fast().model, 512);
+  return probe.kv().ResidentBytes(positions);
+}
+
+JobResult RunOne(Scheduler& sched, std::shared_ptr<Session> s, const std::vector<TokenId>& prompt,
+                 int32_t max_tokens, Outcome* out) {
+  sched.Submit(MakeJob(std::move(s), prompt, max_tokens, out));
+  return out->done.get_future().get();
+}
+
+TEST(KvBudget, TheLeastRecentlyUsedIdleSessionIsEvictedAndReprefillsTransparently) {
+  REQUIRE_FAST();
+  const auto pa = Prompt("Write a Python function that reverses a string.");
+  const auto pb = Prompt("Name three sorting algorithms.");
+  const auto pc = Prompt("What does HTTP stand for?");
+  const int32_t n = 16;
+  // Room for two sessions' jobs, not three.
+  const size_t one = Charge(static_cast<int32_t>(std::max({pa.size(), pb.size(), pc.size()})) + n + 1);
+  auto budget = std::make_shared<KvBudget>(2 * one + one / 2);
+  Scheduler::Options so;
+  so.kv_budget = budget;
+  Scheduler sched(*Fast().model, *Fast().tok, so);
+  auto a = std::make_shared<Session>(*Fast().model, 512, budget);
+  auto b = std::make_shared<Session>(*Fast().model, 512, budget);
+  auto c = std::make_shared<Session>(*Fast().model, 512, budget);
+  Outcome oa, ob, oc;
+  ASSERT_TRUE(RunOne(sched, a, pa, n, &oa).status.ok());
+  ASSERT_TRUE(RunOne(sched, b, pb, n, &ob).status.ok());
+  EXPECT_EQ(budget->evictions(), 0u);
+  EXPECT_GT(a->kv().high_water(), 0);
+  // c needs room: a, the least recently used idle session, gives it up.
+  ASSERT_TRUE(RunOne(sched, c, pc, n, &oc).status.ok());
+  EXPECT_EQ(budget->evictions(), 1u);
+  EXPECT_EQ(a->kv().high_water(), 0);
+  EXPECT_GT(b->kv().high_water(), 0);
+  EXPECT_LE(budget->charged(), budget->limit());
+  // a's next turn continues its conversation: nothing is cached any more,
+  // and the answer is the one an unevicted session gives.
+  std::vector<TokenId> next = pa;
+  next.insert(next.end(), oa.streamed.begin(), oa.streamed.end());
+  const auto more = Fast().tok->Encode("<|im_end|>\n<|im_start|>user\nAnd in C?<|im_end|>\n"
+                                       "<|im_start|>assistant\n", false, true);
+  next.insert(next.end(), more.begin(), more.end());
+  Outcome oa2;
+  JobResult r = RunOne(sched, a, next, 8, &oa2);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.stats.cached_tokens, 0);
+  EXPECT_EQ(oa2.streamed, Single(next, 8));
+  EXPECT_EQ(a->tokens().size(), next.size() + oa2.streamed.size() - 1);
+  // b was used before c, so b went next.
+  EXPECT_EQ(budget->evictions(), 2u);
+  EXPECT_EQ(b->kv().high_water(), 0);
+}
+
+TEST(KvBudget, AJobWaitsForMemoryRunningJobsHoldAndThenRuns) {
+  REQUIRE_FAST();
+  const auto p1 = Prompt("Write hello world in C.");
+  const auto p2 = Prompt("Explain recursion in one sentence.");
+  const int32_t n = 24;
+  // One job at a time fits.
+  auto budget = std::make_shared<KvBudget>(Charge(static_cast<int32_t>(std::max(p1.size(), p2.size())) + n + 1) + 4096);
+  Scheduler::Options so;
+  so.kv_budget = budget;
+  so.max_active = 4;
+  Scheduler sched(*Fast().model, *Fast().tok, so);
+  auto s1 = std::make_shared<Session>(*Fast().model, 512, budget);
+  auto s2 = std::make_shared<Session>(*Fast().model, 512, budget);
+  Outcome o1, o2;
+  sched.Submit(MakeJob(s1, p1, n, &o1));
+  sched.Submit(MakeJob(s2, p2, n, &o2));
+  JobResult r1 = o1.done.get_future().get();
+  JobResult r2 = o2.done.get_future().get();
+  ASSERT_TRUE(r1.status.ok()) << r1.status.ToString();
+  ASSERT_TRUE(r2.status.ok()) << r2.status.ToString();
+  EXPECT_EQ(o1.streamed, Single(p1, n));
+  EXPECT_EQ(o2.streamed, Single(p2, n));
+  // The second could start only after the first ended and its session,
+  // idle by then (and still alive), was evicted.
+  EXPECT_EQ(budget->evictions(), 1u);
+  EXPECT_GE(r2.queue_s, r1.stats.ttft_s);
+}
+
+TEST(KvBudget, TheWholeBudgetActsAsAShorterContext) {
+  REQUIRE_FAST();
+  const auto p = Prompt("Write a Python function that reverses a string.");
+  auto budget = std::make_shared<KvBudget>(Charge(static_cast<int32_t>(p.size()) + 10));
+  Scheduler::Options so;
+  so.kv_budget = budget;
+  Scheduler sched(*Fast().model, *Fast().tok, so);
+  auto s = std::make_shared<Session>(*Fast().model, 512, budget);
+  // max_tokens beyond the budget: it generates what fits, then "length".
+  Outcome clamped;
+  JobResult r = RunOne(sched, s, p, 400, &clamped);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.stats.finish_reason, "length");
+  const int32_t within = s->kv().PositionsWithin(budget->limit());
+  EXPECT_GE(within, static_cast<int32_t>(p.size()) + 10);
+  EXPECT_EQ(static_cast<int32_t>(clamped.streamed.size()), within - static_cast<int32_t>(p.size()) - 1);
+  EXPECT_EQ(clamped.streamed, Single(p, static_cast<int32_t>(clamped.streamed.size())));
+  EXPECT_LE(s->kv().ResidentBytes(s->kv().high_water()), budget->limit());
+  // A prompt that does not fit at all is refused, clearly.
+  std::vector<TokenId> huge;
+  while (static_cast<int32_t>(huge.size()) <= within) huge.insert(huge.end(), p.begin(), p.end());
+  Outcome refused;
+  r = RunOne(sched, s, huge, 4, &refused);
+  EXPECT_EQ(r.status.code(), StatusCode::kOutOfRange);
+  EXPECT_NE(r.status.message().find("KV budget"), std::string::npos) << r.status.message();
+  EXPECT_TRUE(refused.streamed.empty());
+  // The session still works; nothing leaked.
+  Outcome ok;
+  r = RunOne(sched, s, p, 4, &ok);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(ok.streamed, Single(p, 4));
+  EXPECT_EQ(budget->charged(), s->kv().ResidentBytes(s->kv().high_water()));
+}
+
+TEST(KvBudget, AdmissionTrimsTheSessionsPagesBeyondWhatTheJobMayFill) {
+  REQUIRE_FAST();
+  auto budget = std::make_shared<KvBudget>(size_t{1} << 30);
+  Scheduler::Options so;
+  so.kv_budget = budget;
+  Scheduler sched(*Fast().model, *Fast().tok, so);
+  auto s = std::make_shared<Session>(*Fast().model, 512, budget);
+  const auto longer = Prompt("Write a Python class for a bank account with deposit and withdraw.");
+  Outcome o1;
+  ASSERT_TRUE(RunOne(sched, s, longer, 64, &o1).status.ok());
+  const int32_t reached = s->kv().high_water();
+  ASSERT_GT(reached, 64);
+  // A short unrelated request on the same session (a pooled HTTP session).
+  const auto shorter = Prompt("Hi");
+  Outcome o2;
+  ASSERT_TRUE(RunOne(sched, s, shorter, 2, &o2).status.ok());
+  EXPECT_LE(s->kv().high_water(), static_cast<int32_t>(shorter.size()) + 3);
+  EXPECT_EQ(o2.streamed, Single(shorter, 2));
+  EXPECT_EQ(budget->charged(), s->kv().ResidentBytes(s->kv().high_water()));
+}
+
 }  // namespace
 }  // namespace glint::engine
