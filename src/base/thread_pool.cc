@@ -1,5 +1,7 @@
 #include "base/thread_pool.h"
 
+#include "base/machine.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define GLINT_CPU_RELAX() _mm_pause()
@@ -39,10 +41,7 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-int ThreadPool::HardwareThreads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
-}
+int ThreadPool::HardwareThreads() { return UsableCores(); }
 
 void ThreadPool::RunImpl(TaskFn fn, void* ctx) {
   if (n_threads_ == 1) {

@@ -43,7 +43,7 @@ class ThreadPool {
     });
   }
 
-  // The number of hardware threads, at least 1.
+  // The cores this process may use (base/machine.h), at least 1.
   static int HardwareThreads();
 
  private:

@@ -1,7 +1,5 @@
 // glint serve: loads the models and serves the OpenAI-compatible HTTP and
 // WebSocket API until SIGINT or SIGTERM.
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -12,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "base/clock.h"
+#include "base/machine.h"
 #include "base/thread_pool.h"
 #include "cli/commands.h"
 #include "server/server.h"
@@ -54,8 +53,7 @@ int Serve(ServeArgs& a) {
   // One budget for every session of every model: memory is what runs out.
   size_t budget_mb = a.options.kv_budget_mb;
   if (budget_mb == 0) {
-    const size_t phys = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
-    budget_mb = std::max<size_t>(phys / 2 >> 20, 64);
+    budget_mb = std::max<size_t>(UsableMemoryBytes() / 2 >> 20, 64);
   }
   auto kv_budget = std::make_shared<engine::KvBudget>(budget_mb << 20);
   std::vector<std::unique_ptr<server::ModelService>> models;
@@ -119,7 +117,7 @@ int Serve(ServeArgs& a) {
   fmt::print(stderr,
              "glint: KV budget {} MiB for all sessions{}; idle sessions are evicted least "
              "recently used first\n",
-             budget_mb, a.options.kv_budget_mb == 0 ? " (half of physical memory; --kv-budget)" : "");
+             budget_mb, a.options.kv_budget_mb == 0 ? " (half of the memory this process may use; --kv-budget)" : "");
   fmt::print(stderr,
              "glint: serving on http://{}:{} ({} inference threads, {} parallel sequences); "
              "WebSocket ws://{}:{}/v1/responses\n",
@@ -166,7 +164,8 @@ Runner AddServeCommand(CLI::App& app) {
       ->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--kv-budget", args->options.kv_budget_mb,
                   "MiB of KV cache for all sessions together; when it is full, the least recently "
-                  "used idle sessions give theirs up (0: half of physical memory)")
+                  "used idle sessions give theirs up (0: half of the memory this process may use, "
+                  "a container's limit included)")
       ->check(CLI::Range(0, 1 << 24))->capture_default_str();
   cmd->add_option("--http-sessions", args->options.http_sessions,
                   "KV caches kept for stateless HTTP requests (prefix cache)")
