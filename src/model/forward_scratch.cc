@@ -1,5 +1,7 @@
 #include "model/forward_scratch.h"
 
+#include <algorithm>
+
 namespace glint::model {
 
 ForwardScratch::ForwardScratch(const HParams& hp, int32_t max_batch)
@@ -17,6 +19,15 @@ ForwardScratch::ForwardScratch(const HParams& hp, int32_t max_batch)
   up.Resize(b * hp.n_ff);
   rope_cos.Resize(b * hp.n_rot / 2);
   rope_sin.Resize(b * hp.n_rot / 2);
+  shared_q16.Resize(b * hp.n_embd_q());
+}
+
+bool ForwardScratch::ShareAttention(int64_t n_items, int32_t n_threads, int32_t max_ctx) const {
+  if (n_threads <= 1 || n_items % n_threads == 0) return false;
+  if (n_items >= kAttnShareItemsPerThread * n_threads) return false;
+  const int64_t work =
+      static_cast<int64_t>(max_ctx) * (hp_.n_heads / hp_.n_kv_heads) * hp_.head_dim;
+  return work >= attn_share_min_work;
 }
 
 void ForwardScratch::Reserve(int32_t n_ctx, int32_t n_threads) {
@@ -29,6 +40,11 @@ void ForwardScratch::Reserve(int32_t n_ctx, int32_t n_threads) {
     t.q16.Resize(static_cast<size_t>(group) * hp_.head_dim);
     t.vacc.Resize(static_cast<size_t>(group) * kAttnMaxSlots * hp_.head_dim);
   }
+  // At most kAttnShareItemsPerThread * threads - 1 shared items.
+  const int64_t shared_items =
+      std::min<int64_t>(kAttnShareItemsPerThread * static_cast<int64_t>(threads.size()) - 1,
+                        static_cast<int64_t>(max_batch_) * hp_.n_kv_heads);
+  shared_scores.Resize(static_cast<size_t>(shared_items) * group * PadAttention(n_ctx));
   reserved_ctx_ = n_ctx;
 }
 

@@ -324,6 +324,18 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
                   logits, output_.rows, &pool, &s.matmul);
 }
 
+// Of `count` units costing `cost` each, whose cumulative cost starts at
+// `base`, the ones [*begin, *end) that start inside the share [lo, hi) of a
+// thread: shares that tile the total cost hand out every unit exactly once.
+static void UnitsInShare(int64_t base, int64_t cost, int64_t count, int64_t lo, int64_t hi,
+                         int64_t* begin, int64_t* end) {
+  auto first_from = [&](int64_t c) {
+    return c <= base ? int64_t{0} : std::min(count, (c - base + cost - 1) / cost);
+  };
+  *begin = first_from(lo);
+  *end = first_from(hi);
+}
+
 // Causal self-attention of n new tokens over the cache, grouped-query: the
 // heads that share a KV head are processed together so each K and V row is
 // read once for all of them. The arithmetic follows the reference engine
@@ -331,6 +343,11 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
 //   kq = K . f16(q)        one F16 dot per position (order: see below)
 //   p  = softmax(kq * scale), rows padded with -inf to a multiple of 16
 //   out = V^T . f16(p)     one F16 dot per output dimension over positions
+// An item (a token and a KV head) is a thread's work when there are enough
+// of them to go round evenly; otherwise the threads share every item, phase
+// by phase: positions of the scores, rows of the softmax, output dimensions
+// of the weighted sum. Each value is computed by the same operations in the
+// same order either way, so the results do not depend on the split.
 void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* const* kvs,
                       ThreadPool& pool, ForwardScratch& s) const {
   const HParams& hp = hparams_;
@@ -351,65 +368,159 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
   const int32_t slots = batched ? 16 : ForwardScratch::kAttnMaxSlots;
   constexpr int32_t kF16Run = 256;
 
+  // scores[g][j] = (k_j . q_g) * scale for KV heads [kvh0, kvh1) of token t
+  // and positions [j0, j1); q16: that token's f16 queries of KV head kvh0.
+  auto scores_of = [&](int32_t t, int32_t kvh0, int32_t kvh1, int32_t j0, int32_t j1,
+                       const uint16_t* q16, float* scores, int64_t stride) {
+    const model::KvCache& kv = *kvs[t];
+    for (int32_t j = j0; j < j1; ++j) {
+      for (int32_t kvh = kvh0; kvh < kvh1; ++kvh) {
+        const uint16_t* krow = kv.k(layer, j) + kvh * hd;
+        const uint16_t* q = q16 + static_cast<int64_t>(kvh - kvh0) * group * hd;
+        float* sc = scores + static_cast<int64_t>(kvh - kvh0) * group * stride;
+        for (int32_t g = 0; g < group; ++g) {
+          sc[g * stride + j] = dot_kq(krow, q + g * hd, hd) * scale;
+        }
+      }
+    }
+  };
+  // p = f16(softmax(scores)) over one row of n_ctx scores, -inf past the
+  // causal limit.
+  auto softmax_row = [&](float* p, int32_t n_ctx) {
+    const int32_t n_pad = ForwardScratch::PadAttention(n_ctx);
+    std::fill(p + n_ctx, p + n_pad, -INFINITY);
+    ops.softmax(p, n_pad);
+    // The reference multiplies by V with the weights in f16: round
+    // through f16 in runs that fit a small stack buffer.
+    for (int32_t j = 0; j < n_ctx; j += kF16Run) {
+      uint16_t h[kF16Run];
+      const int32_t len = std::min(kF16Run, n_ctx - j);
+      f16.quantize(p + j, h, len);
+      f16.dequantize(h, p + j, len);
+    }
+  };
+  // out[g][d0, d1) = sum_j p_g[j] v_j[d0, d1) for KV head kvh of token t;
+  // vacc: a thread's [group][slots][hd] partial sums.
+  auto weighted_v = [&](int32_t t, int32_t kvh, const float* p, int64_t stride, int32_t d0,
+                        int32_t d1, float* vacc) {
+    const model::KvCache& kv = *kvs[t];
+    const int32_t n_ctx = pos[t] + 1;
+    const int32_t len = d1 - d0;
+    auto row = [&](int32_t g, int32_t r) {
+      return vacc + (static_cast<size_t>(g) * slots + r) * hd + d0;
+    };
+    for (int32_t g = 0; g < group; ++g) {
+      for (int32_t r = 0; r < slots; ++r) std::fill(row(g, r), row(g, r) + len, 0.0f);
+    }
+    // vacc[g][j % slots] += p_g[j] * v_j, one fused multiply-add per element
+    for (int32_t j = 0; j < n_ctx; ++j) {
+      const uint16_t* vrow = kv.v(layer, j) + kvh * hd + d0;
+      for (int32_t g = 0; g < group; ++g) {
+        ops.axpy_f16(p[g * stride + j], vrow, row(g, j % slots), len);
+      }
+    }
+    // Combine the partial sums as the dot products reduce their lanes.
+    float* out = s.attn.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd + d0;
+    for (int32_t g = 0; g < group; ++g) {
+      auto r = [&](int32_t i) { return row(g, i); };
+      if (slots == 64) {  // accumulators 0+2, 1+3, then 0+1
+        for (int32_t l = 0; l < 16; ++l) {
+          ops.add(r(32 + l), r(l), len);
+          ops.add(r(48 + l), r(16 + l), len);
+          ops.add(r(16 + l), r(l), len);
+        }
+      }
+      for (int32_t w = 8; w >= 1; w /= 2) {  // lanes 8+8, 4+4, 2+2, 1+1
+        for (int32_t l = 0; l < w; ++l) ops.add(r(l + w), r(l), len);
+      }
+      std::copy(r(0), r(0) + len, out + g * hd);
+    }
+  };
+
+  int32_t max_ctx = 0;
+  for (int32_t t = 0; t < n; ++t) max_ctx = std::max(max_ctx, pos[t] + 1);
+  if (!s.ShareAttention(n_items, pool.size(), max_ctx)) {
+    pool.Run([&](int ith, int nth) {
+      ForwardScratch::ThreadBuffers& tb = s.threads[ith];
+      for (int64_t item = ith; item < n_items; item += nth) {
+        const int32_t t = static_cast<int32_t>(item / hp.n_kv_heads);
+        const int32_t kvh = static_cast<int32_t>(item % hp.n_kv_heads);
+        const int32_t n_ctx = pos[t] + 1;  // causal: positions 0 .. pos[t]
+        const int32_t n_pad = ForwardScratch::PadAttention(n_ctx);
+        const float* q = s.q.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd;
+        for (int32_t g = 0; g < group; ++g) {
+          f16.quantize(q + g * hd, tb.q16.data() + g * hd, hd);
+        }
+        scores_of(t, kvh, kvh + 1, 0, n_ctx, tb.q16.data(), tb.scores.data(), n_pad);
+        for (int32_t g = 0; g < group; ++g) {
+          softmax_row(tb.scores.data() + static_cast<size_t>(g) * n_pad, n_ctx);
+        }
+        weighted_v(t, kvh, tb.scores.data(), n_pad, 0, hd, tb.vacc.data());
+      }
+    });
+    return;
+  }
+
+  // Shared items: every thread takes part in each of the three phases below,
+  // and each pool.Run ends when all threads have finished theirs.
+  // q16 = f16(q)                                                [n][n_embd_q]
+  // scores: row g of item i at (i * group + g) * stride   [n_items][group][stride]
+  const int64_t stride = ForwardScratch::PadAttention(max_ctx);
+  DCHECK(static_cast<size_t>(n_items * group * stride) <= s.shared_scores.size());
+  f16.quantize(s.q.data(), s.shared_q16.data(), n * n_q);
+  float* scores = s.shared_scores.data();
+  auto item_scores = [&](int64_t item) { return scores + item * group * stride; };
+  // Threads take shares of equal cost; a unit's cost is its number of
+  // positions.
+  auto share = [](int64_t total, int ith, int nth, int64_t* lo, int64_t* hi) {
+    *lo = total * ith / nth;
+    *hi = total * (ith + 1) / nth;
+  };
+  int64_t positions = 0;
+  for (int32_t t = 0; t < n; ++t) positions += pos[t] + 1;
+  // Scores: positions of every token, all KV heads at each.
   pool.Run([&](int ith, int nth) {
-    ForwardScratch::ThreadBuffers& tb = s.threads[ith];
-    for (int64_t item = ith; item < n_items; item += nth) {
+    int64_t lo, hi, base = 0;
+    share(positions, ith, nth, &lo, &hi);
+    for (int32_t t = 0; t < n; base += pos[t] + 1, ++t) {
+      int64_t j0, j1;
+      UnitsInShare(base, 1, pos[t] + 1, lo, hi, &j0, &j1);
+      if (j0 >= j1) continue;
+      scores_of(t, 0, hp.n_kv_heads, static_cast<int32_t>(j0), static_cast<int32_t>(j1),
+                s.shared_q16.data() + t * n_q,
+                item_scores(static_cast<int64_t>(t) * hp.n_kv_heads), stride);
+    }
+  });
+  // Softmax: whole rows, one thread each, so that each row's sum (of 16-wide
+  // group sums, in order) is ops.softmax's own.
+  pool.Run([&](int ith, int nth) {
+    int64_t lo, hi, base = 0;
+    share(positions * hp.n_heads, ith, nth, &lo, &hi);
+    for (int64_t item = 0; item < n_items; ++item) {
+      const int32_t n_ctx = pos[item / hp.n_kv_heads] + 1;
+      int64_t g0, g1;
+      UnitsInShare(base, n_ctx, group, lo, hi, &g0, &g1);
+      for (int64_t g = g0; g < g1; ++g) softmax_row(item_scores(item) + g * stride, n_ctx);
+      base += static_cast<int64_t>(group) * n_ctx;
+    }
+  });
+  // Weighted sum of V: ranges of output dimensions, in steps of 8.
+  const int32_t step = hd % 8 == 0 ? 8 : hd;
+  pool.Run([&](int ith, int nth) {
+    float* vacc = s.threads[ith].vacc.data();
+    int64_t lo, hi, base = 0;
+    share(positions * hp.n_kv_heads * (hd / step), ith, nth, &lo, &hi);
+    for (int64_t item = 0; item < n_items; ++item) {
       const int32_t t = static_cast<int32_t>(item / hp.n_kv_heads);
       const int32_t kvh = static_cast<int32_t>(item % hp.n_kv_heads);
-      const model::KvCache& kv = *kvs[t];
-      const int32_t n_ctx = pos[t] + 1;  // causal: positions 0 .. pos[t]
-      const int32_t n_pad = ForwardScratch::PadAttention(n_ctx);
-      const float* q = s.q.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd;
-      for (int32_t g = 0; g < group; ++g) {
-        f16.quantize(q + g * hd, tb.q16.data() + g * hd, hd);
+      const int32_t n_ctx = pos[t] + 1;
+      int64_t c0, c1;
+      UnitsInShare(base, n_ctx, hd / step, lo, hi, &c0, &c1);
+      if (c0 < c1) {
+        weighted_v(t, kvh, item_scores(item), stride, static_cast<int32_t>(c0 * step),
+                   static_cast<int32_t>(c1 * step), vacc);
       }
-      // scores[g][j] = (k_j . q_g) * scale; -inf past the causal limit
-      for (int32_t j = 0; j < n_ctx; ++j) {
-        const uint16_t* krow = kv.k(layer, j) + kvh * hd;
-        for (int32_t g = 0; g < group; ++g) {
-          tb.scores[static_cast<size_t>(g) * n_pad + j] = dot_kq(krow, tb.q16.data() + g * hd, hd) * scale;
-        }
-      }
-      for (int32_t g = 0; g < group; ++g) {
-        float* p = tb.scores.data() + static_cast<size_t>(g) * n_pad;
-        std::fill(p + n_ctx, p + n_pad, -INFINITY);
-        ops.softmax(p, n_pad);
-        // The reference multiplies by V with the weights in f16: round
-        // through f16 in runs that fit a small stack buffer.
-        for (int32_t j = 0; j < n_ctx; j += kF16Run) {
-          uint16_t h[kF16Run];
-          const int32_t len = std::min(kF16Run, n_ctx - j);
-          f16.quantize(p + j, h, len);
-          f16.dequantize(h, p + j, len);
-        }
-      }
-      // vacc[g][j % slots] += p_g[j] * v_j, one fused multiply-add per element
-      float* vacc = tb.vacc.data();
-      std::fill(vacc, vacc + static_cast<size_t>(group) * slots * hd, 0.0f);
-      for (int32_t j = 0; j < n_ctx; ++j) {
-        const uint16_t* vrow = kv.v(layer, j) + kvh * hd;
-        for (int32_t g = 0; g < group; ++g) {
-          ops.axpy_f16(tb.scores[static_cast<size_t>(g) * n_pad + j], vrow,
-                       vacc + (static_cast<size_t>(g) * slots + j % slots) * hd, hd);
-        }
-      }
-      // Combine the partial sums as the dot products reduce their lanes.
-      float* out = s.attn.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd;
-      for (int32_t g = 0; g < group; ++g) {
-        float* a = vacc + static_cast<size_t>(g) * slots * hd;
-        auto row = [&](int32_t r) { return a + static_cast<size_t>(r) * hd; };
-        if (slots == 64) {  // accumulators 0+2, 1+3, then 0+1
-          for (int32_t l = 0; l < 16; ++l) {
-            ops.add(row(32 + l), row(l), hd);
-            ops.add(row(48 + l), row(16 + l), hd);
-            ops.add(row(16 + l), row(l), hd);
-          }
-        }
-        for (int32_t w = 8; w >= 1; w /= 2) {  // lanes 8+8, 4+4, 2+2, 1+1
-          for (int32_t l = 0; l < w; ++l) ops.add(row(l + w), row(l), hd);
-        }
-        std::copy(row(0), row(0) + hd, out + g * hd);
-      }
+      base += static_cast<int64_t>(hd / step) * n_ctx;
     }
   });
 }

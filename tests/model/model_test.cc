@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -384,6 +385,77 @@ TEST(Model, ThreadCountDoesNotChangeResults) {
   }
   EXPECT_EQ(out[0], out[1]);
   EXPECT_EQ(out[0], out[2]);
+}
+
+// Three KV heads of 64 dimensions (as the fast model has): one token's three
+// attention items do not go round 2 or 4 threads, nor 3 tokens' nine, so the
+// threads share each item (scores by position, softmax by row, the sum over
+// V by output dimension). Every logit must equal the one-thread result: at
+// depths around the 16-position softmax groups, the 64 partial sums of a
+// decode and the 256-position f16 runs, for single decodes, a prompt chunk
+// (the batched order), and several sequences and a draft in one pass.
+TEST(Model, SharedAttentionItemsGiveTheResultsOfOneThread) {
+  TinySpec s;
+  s.n_embd = 384;
+  s.n_heads = 6;
+  s.n_kv_heads = 3;
+  s.n_ff = 128;
+  s.n_ctx = 600;
+  Loaded l = LoadTiny(s, "shared_attention");
+  ASSERT_NE(l.model, nullptr);
+  ASSERT_EQ(l.model->hparams().head_dim, 64);
+  auto probe = l.model->NewScratch(4);
+  EXPECT_TRUE(probe->ShareAttention(3, 2, 520));
+  EXPECT_TRUE(probe->ShareAttention(3, 4, 520));
+  EXPECT_TRUE(probe->ShareAttention(9, 4, 520));
+  EXPECT_FALSE(probe->ShareAttention(3, 3, 520));
+  EXPECT_FALSE(probe->ShareAttention(3, 1, 520));
+
+  std::mt19937 rng(7);
+  std::vector<int32_t> prompt(s.n_ctx);
+  for (int32_t& t : prompt) t = static_cast<int32_t>(rng() % s.n_vocab);
+  auto run = [&](int threads) {
+    ThreadPool pool(threads);
+    auto scratch = l.model->NewScratch(64);
+    scratch->attn_share_min_work = 0;  // share at every depth
+    std::vector<float> out, logits(4 * static_cast<size_t>(s.n_vocab));
+    auto keep = [&](int rows) {
+      out.insert(out.end(), logits.begin(), logits.begin() + rows * s.n_vocab);
+    };
+    for (int depth : {0, 5, 64, 130, 520}) {
+      auto kv = l.model->NewKvCache(s.n_ctx);
+      if (depth > 0) {
+        EXPECT_TRUE(l.model->Forward(prompt.data(), depth, *kv, logits.data(), false, pool,
+                                     *scratch).ok());
+      }
+      for (int i = 0; i < 2; ++i) {
+        EXPECT_TRUE(l.model->Forward(&prompt[depth + i], 1, *kv, logits.data(), false, pool,
+                                     *scratch).ok());
+        keep(1);
+      }
+      EXPECT_TRUE(l.model->Forward(&prompt[depth + 2], 3, *kv, logits.data(), true, pool,
+                                   *scratch).ok());
+      keep(3);
+    }
+    // One sequence at depth 130 and a draft of two tokens of another at 64.
+    auto kv_a = l.model->NewKvCache(s.n_ctx), kv_b = l.model->NewKvCache(s.n_ctx);
+    for (auto [kv, depth] : {std::pair{kv_a.get(), 130}, std::pair{kv_b.get(), 64}}) {
+      EXPECT_TRUE(l.model->Forward(prompt.data(), depth, *kv, logits.data(), false, pool,
+                                   *scratch).ok());
+    }
+    KvCache* kvs[3] = {kv_a.get(), kv_b.get(), kv_b.get()};
+    EXPECT_TRUE(l.model->ForwardDecode(&prompt[200], kvs, 3, logits.data(), pool, *scratch).ok());
+    keep(3);
+    return out;
+  };
+  const std::vector<float> want = run(1);
+  for (int threads : {2, 3, 4}) {
+    const std::vector<float> got = run(threads);
+    ASSERT_EQ(want.size(), got.size());
+    size_t differ = 0;
+    for (size_t i = 0; i < want.size(); ++i) differ += want[i] != got[i];
+    EXPECT_EQ(differ, 0u) << "of " << want.size() << " logits with " << threads << " threads";
+  }
 }
 
 TEST(Model, RejectsOverflowAndBadTokens) {
