@@ -182,6 +182,9 @@ Runner AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--idle-timeout", args->options.idle_timeout_s, "Seconds a silent connection stays open")
       ->check(CLI::Range(1, 86400))->capture_default_str();
+  cmd->add_option("--request-timeout", args->options.request_timeout_s,
+                  "Seconds an HTTP request may take to arrive once it has begun (headers and body)")
+      ->check(CLI::Range(1, 3600))->capture_default_str();
   cmd->add_option("--drain-timeout", args->options.drain_timeout_s,
                   "Seconds running responses may take to finish after SIGTERM or SIGINT")
       ->check(CLI::Range(0, 3600))->capture_default_str();

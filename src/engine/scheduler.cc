@@ -93,10 +93,13 @@ void Scheduler::Loop() {
       };
       // A job waits while another job uses its session (a turn queued
       // behind its connection's warm-up): one job per session at a time.
+      // A cancelled job leaves the queue at once, even while every slot is
+      // taken: its request's resources (a server slot, the connection)
+      // are released when it ends.
       auto admissible = [&] {
-        if (static_cast<int32_t>(active_.size()) >= options_.max_active) return false;
+        const bool full = static_cast<int32_t>(active_.size()) >= options_.max_active;
         for (auto& j : incoming_) {
-          if (!j->session->in_use_ || j->cancelled()) return true;
+          if (j->cancelled() || (!full && !j->session->in_use_)) return true;
         }
         return false;
       };
@@ -117,8 +120,18 @@ void Scheduler::Loop() {
         incoming_.clear();
         n_queued_.store(0, std::memory_order_relaxed);
       } else {
-        for (auto it = incoming_.begin(); it != incoming_.end() &&
-             static_cast<int32_t>(active_.size() + admitted.size()) < options_.max_active;) {
+        for (auto it = incoming_.begin(); it != incoming_.end();) {
+          if ((*it)->cancelled()) {
+            admitted.push_back(std::move(*it));  // finished below, never run
+            it = incoming_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        // Cancelled jobs are all out of the queue now; one cancelled from
+        // here on is admitted and finished at once.
+        int32_t running = static_cast<int32_t>(active_.size());
+        for (auto it = incoming_.begin(); it != incoming_.end() && running < options_.max_active;) {
           Job& j = **it;
           if (j.session->in_use_ && !j.cancelled()) {
             ++it;
@@ -132,6 +145,7 @@ void Scheduler::Loop() {
           }
           // A cancelled job never runs, so it need not wait for the session.
           if (!j.cancelled()) j.session->in_use_ = j.holds_session_ = true;
+          ++running;
           admitted.push_back(std::move(*it));
           it = incoming_.erase(it);
         }

@@ -43,6 +43,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection>,
   using Request = http::request<http::string_body>;
 
   void Read();
+  void ReadRequest();
   void OnRead(beast::error_code ec);
   void Handle();
   void HandleResponses(const json& body);

@@ -123,7 +123,22 @@ void HttpConnection::Read() {
   headers_.clear();
   key_ = nullptr;
   quota_ = {};
+  if (buffer_.size() > 0) return ReadRequest();  // pipelined: it has begun
+  // Between requests a connection may stay silent for --idle-timeout; once
+  // a request begins, it must arrive whole within --request-timeout, so a
+  // client trickling bytes (slowloris) cannot hold a connection for long.
   stream_.expires_after(std::chrono::seconds(state_.options().idle_timeout_s));
+  stream_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->buffer_.commit(n);
+                            if (ec) return self->OnRead(ec);
+                            self->ReadRequest();
+                          });
+}
+
+void HttpConnection::ReadRequest() {
+  stream_.expires_after(std::chrono::seconds(
+      std::min(state_.options().request_timeout_s, state_.options().idle_timeout_s)));
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
 }

@@ -22,8 +22,7 @@ struct Server::Impl {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
         if (state->connections.load() >= state->options().max_connections) {
-          beast::error_code ignored;
-          socket.close(ignored);  // over the limit: refuse quietly
+          Refuse(std::move(socket));
         } else {
           // Events are small and latency is the product: no Nagle delay
           // (which, with delayed ACKs, stalls a stream of small writes by
@@ -33,6 +32,40 @@ struct Server::Impl {
         }
       }
       Accept();
+    });
+  }
+
+  // Over --max-connections: a 503 the client can read, without reading its
+  // request, and the connection closes.
+  static void Refuse(tcp::socket socket) {
+    static const std::string kResponse = [] {
+      const std::string body =
+          R"({"error":{"message":"the server has too many open connections; retry shortly",)"
+          R"("type":"server_error","param":null,"code":"too_many_connections"}})";
+      return fmt::format("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                         "Retry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
+                         body.size(), body);
+    }();
+    // Closing with the request unread would reset the connection and could
+    // destroy the answer in flight: half-close, then discard what the
+    // client sends, for a second at most.
+    struct Refusal {
+      explicit Refusal(tcp::socket s) : stream(std::move(s)) {}
+      beast::tcp_stream stream;
+      char sink[1024];
+    };
+    auto r = std::make_shared<Refusal>(std::move(socket));
+    r->stream.expires_after(std::chrono::seconds(1));
+    net::async_write(r->stream, net::buffer(kResponse), [r](beast::error_code ec, size_t) {
+      beast::error_code ignored;
+      r->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      if (!ec) Discard(r);
+    });
+  }
+  template <typename R>
+  static void Discard(const std::shared_ptr<R>& r) {
+    r->stream.async_read_some(net::buffer(r->sink), [r](beast::error_code ec, size_t) {
+      if (!ec) Discard(r);  // the timeout ends it otherwise
     });
   }
 

@@ -44,6 +44,7 @@ struct ServerOptions {
   size_t max_body_bytes = 8u << 20;   // HTTP request body
   size_t max_frame_bytes = 8u << 20;  // WebSocket message
   int idle_timeout_s = 600;           // a connection with no traffic is closed
+  int request_timeout_s = 30;         // a begun HTTP request must arrive whole within it
   int session_ttl_s = 600;            // a parked session or stored response lives this long
   int drain_timeout_s = 10;           // on SIGTERM: how long running responses may finish
   int32_t max_unacked_tokens = 256;   // backpressure: tokens a reader may lag behind

@@ -368,6 +368,42 @@ TEST(Scheduler, SpeculationIsLosslessUnderGreedyDecoding) {
   EXPECT_EQ(outs[1].streamed, Single(prompts[1], 160));
 }
 
+// A queued job whose client left ends at once, even while every slot is
+// taken by a long job: its request's resources go back right away.
+TEST(Scheduler, ACancelledQueuedJobEndsWhileAllSlotsAreBusy) {
+  REQUIRE_FAST();
+  Scheduler::Options so;
+  so.max_active = 1;
+  Scheduler sched(*Fast().model, *Fast().tok, so);
+  Outcome longer;
+  auto running = MakeJob(std::make_shared<Session>(*Fast().model, 512),
+                         Prompt("Write a long story about a robot."), 400, &longer);
+  running->options.stop_at_end_of_generation = false;
+  auto long_done = longer.done.get_future();
+  sched.Submit(running);
+  std::vector<Outcome> queued(3);
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (auto& o : queued) {
+    jobs.push_back(MakeJob(std::make_shared<Session>(*Fast().model, 512), Prompt("Hi"), 8, &o));
+    sched.Submit(jobs.back());
+  }
+  while (sched.decode_steps() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (auto& j : jobs) j->Cancel();
+  for (auto& o : queued) {
+    auto f = o.done.get_future();
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    JobResult r = f.get();
+    EXPECT_TRUE(r.status.ok());
+    EXPECT_EQ(r.stats.finish_reason, "cancelled");
+    EXPECT_TRUE(o.streamed.empty());
+  }
+  // The long job was still running when they ended, and it goes on.
+  EXPECT_NE(long_done.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(sched.queued(), 0);
+  running->Cancel();
+  EXPECT_EQ(long_done.get().stats.finish_reason, "cancelled");
+}
+
 // KV budget (engine/kv_budget.h). The fast model's cache at 512 positions:
 // what a job of prompt + max_tokens positions is charged.
 size_t Charge(int32_t positions) {
