@@ -6,13 +6,14 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD ?= build/release
 ASAN_BUILD ?= build/asan
+TSAN_BUILD ?= build/tsan
 VENV := .venv
 PY := $(VENV)/bin/python
 GLINT := $(BUILD)/glint
 PROMPT ?= Write a Python function that returns the n-th Fibonacci number, with a docstring.
 
 .PHONY: all setup deps venv models models-fast build serve run test test-unit test-e2e \
-        test-asan bench fuzz clean
+        test-asan test-tsan bench fuzz clean
 
 all: build
 
@@ -69,6 +70,14 @@ test-asan: deps
 	  -DGLINT_BUILD_BENCH=OFF
 	ninja -C $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# The tests that run threads (ctest label tsan) under ThreadSanitizer; only
+# their binaries are built.
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLINT_TSAN=ON \
+	  -DGLINT_BUILD_BENCH=OFF
+	ninja -C $(TSAN_BUILD) -j $(JOBS) glint_tsan_tests
+	ctest --test-dir $(TSAN_BUILD) -L tsan --output-on-failure -j $(JOBS)
 
 bench: build venv models
 	$(PY) bench/e2e/compare_ref.py --model fast

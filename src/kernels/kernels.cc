@@ -6,6 +6,10 @@
 
 #include "kernels/internal.h"
 
+#if defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
+#endif
+
 namespace glint::kernels {
 namespace {
 
@@ -79,10 +83,20 @@ OpsTable MakeGenericOps() {
 }
 
 #ifdef GLINT_KERNELS_HAVE_X86
+// clang 14 (the fuzz build) knows neither "f16c" nor "avxvnni" in
+// __builtin_cpu_supports: with clang those two bits are read from CPUID.
+bool CpuHasF16c() {
+#if defined(__clang__)
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+#else
+  return __builtin_cpu_supports("f16c");
+#endif
+}
+
 bool CpuHasAvx2() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c();
 }
 
 KernelTable MakeAvx2Table() {
@@ -125,7 +139,14 @@ KernelTable MakeAvx2Table() {
 }
 
 #ifdef GLINT_KERNELS_HAVE_AVXVNNI
-bool CpuHasAvxVnni() { return CpuHasAvx2() && __builtin_cpu_supports("avxvnni"); }
+bool CpuHasAvxVnni() {
+#if defined(__clang__)
+  unsigned a, b, c, d;  // CPUID.(EAX=7,ECX=1):EAX bit 4
+  return CpuHasAvx2() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+#else
+  return CpuHasAvx2() && __builtin_cpu_supports("avxvnni");
+#endif
+}
 
 KernelTable MakeAvxVnniTable() {
   KernelTable t = MakeAvx2Table();
