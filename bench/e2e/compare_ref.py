@@ -10,6 +10,11 @@ usage: bench/e2e/compare_ref.py --model fast|smart|PATH [--threads N] [--reps N]
                                 [--depth D] [--json]
 With --json the last line is one JSON object with glint_pp_tok_s,
 ref_pp_tok_s, glint_tg_tok_s, ref_tg_tok_s, pp_ratio, tg_ratio.
+
+       bench/e2e/compare_ref.py --sweep [--models fast,smart] [--depths 0,1024,4096]
+measures generation at each context depth (prompt processing at depth 0
+only) for each model, and writes bench/results/sweep-<date>.md (a table) and
+.png (tokens/s against depth, both engines, both models) and .json.
 """
 import argparse
 import json
@@ -83,19 +88,9 @@ class Reference:
         return pp, tg
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="fast")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--n-prompt", type=int, default=512)
-    p.add_argument("--n-gen", type=int, default=128)
-    p.add_argument("--depth", type=int, default=0)
-    p.add_argument("--glint", default=os.environ.get("GLINT_BIN", DEFAULT_BIN))
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args()
-    path = model_path(args.model)
-    ref = Reference(path, args)
+def measure(args, path, ref=None):
+    """Medians over --reps alternating runs of both engines at args.depth."""
+    ref = ref or Reference(path, args)
     ref.once()  # warm-up: page the weights in for both
     glint_once(args, path)
     g_pp, g_tg, r_pp, r_tg = [], [], [], []
@@ -103,8 +98,8 @@ def main():
         a, b = glint_once(args, path)
         c, d = ref.once()
         g_pp.append(a); g_tg.append(b); r_pp.append(c); r_tg.append(d)
-        print(f"rep {rep + 1}: glint pp {a:7.1f} tg {b:6.1f} | llama.cpp pp {c:7.1f} tg {d:6.1f} tok/s",
-              file=sys.stderr)
+        print(f"{args.model} depth {args.depth} rep {rep + 1}: glint pp {a:7.1f} tg {b:6.1f} | "
+              f"llama.cpp pp {c:7.1f} tg {d:6.1f} tok/s", file=sys.stderr)
     med = statistics.median
     res = {
         "model": args.model, "threads": args.threads, "reps": args.reps,
@@ -115,6 +110,96 @@ def main():
     }
     res["pp_ratio"] = round(res["glint_pp_tok_s"] / res["ref_pp_tok_s"], 3) if res["ref_pp_tok_s"] else None
     res["tg_ratio"] = round(res["glint_tg_tok_s"] / res["ref_tg_tok_s"], 3) if res["ref_tg_tok_s"] else None
+    return res
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def sweep(args):
+    import copy
+
+    rows = []
+    for model in args.models.split(","):
+        path = model_path(model)
+        for depth in (int(d) for d in args.depths.split(",")):
+            a = copy.copy(args)
+            a.model, a.depth = model, depth
+            a.n_prompt = args.n_prompt if depth == 0 else 0  # pp once, at depth 0
+            rows.append(measure(a, path))
+    day = time.strftime("%Y-%m-%d")
+    base = os.path.join(ROOT, "bench", "results", f"sweep-{day}")
+    machine = f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} threads"
+    lines = [f"Measured {day} on {machine}; medians of {args.reps} alternating runs "
+             f"(`bench/e2e/compare_ref.py --sweep`).", "",
+             "| model | depth | glint tg tok/s | llama.cpp tg tok/s | tg ratio | glint pp tok/s "
+             "| llama.cpp pp tok/s | pp ratio |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        pp = (f"{r['glint_pp_tok_s']} | {r['ref_pp_tok_s']} | {r['pp_ratio']}" if r["n_prompt"]
+              else "| |")
+        lines.append(f"| {r['model']} | {r['depth']} | {r['glint_tg_tok_s']} | {r['ref_tg_tok_s']} "
+                     f"| {r['tg_ratio']} | {pp} |")
+    table = "\n".join(lines) + "\n"
+    with open(base + ".md", "w") as f:
+        f.write(table)
+    with open(base + ".json", "w") as f:
+        json.dump({"machine": machine, "rows": rows}, f, indent=1)
+    import matplotlib
+    import matplotlib.ticker
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for model in args.models.split(","):
+        mine = [r for r in rows if r["model"] == model]
+        depths = [r["depth"] for r in mine]
+        ax.plot(depths, [r["glint_tg_tok_s"] for r in mine], marker="o", label=f"glint {model}")
+        ax.plot(depths, [r["ref_tg_tok_s"] for r in mine], marker="s", linestyle="--",
+                label=f"llama.cpp {model}")
+    ax.set_xlabel("context depth (tokens)")
+    ax.set_ylabel("generation (tokens/s)")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_title(f"Decode speed against context depth ({args.threads} threads)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.text(0.01, 0.01, machine, fontsize=7, alpha=0.7)
+    fig.tight_layout()
+    fig.savefig(base + ".png", dpi=120)
+    print(table)
+    print(f"wrote {base}.md, .json and .png", file=sys.stderr)
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="fast")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--n-prompt", type=int, default=512)
+    p.add_argument("--n-gen", type=int, default=128)
+    p.add_argument("--depth", type=int, default=0)
+    p.add_argument("--glint", default=os.environ.get("GLINT_BIN", DEFAULT_BIN))
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--sweep", action="store_true", help="generation at several depths, both models")
+    p.add_argument("--models", default="fast,smart", help="with --sweep")
+    p.add_argument("--depths", default="0,1024,4096", help="with --sweep")
+    args = p.parse_args()
+    if args.sweep:
+        rows = sweep(args)
+        if args.json:
+            print(json.dumps({"rows": rows}))
+        return
+    res = measure(args, model_path(args.model))
     print(f"| model | threads | glint pp{args.n_prompt} | llama.cpp pp{args.n_prompt} | pp ratio "
           f"| glint tg{args.n_gen} | llama.cpp tg{args.n_gen} | tg ratio |")
     print("|---|---|---|---|---|---|---|---|")
