@@ -1,8 +1,11 @@
 """Fixtures shared by the end-to-end tests: the glint binary, the installed
 models, and the reference peer (llama.cpp through llama-cpp-python)."""
+import asyncio
 import json
 import os
 import subprocess
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -131,3 +134,32 @@ def fast_server(glint_bin):
     yield server
     code = server.stop()
     assert code == 0, "glint serve exited with %s:\n%s" % (code, "".join(server.log))
+
+
+def call(server, path, body=None):
+    """(status, headers, body) of an HTTP request to a GlintServer: the body
+    as JSON when it is JSON, else as text; errors are returned, not raised."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(server.base_url + path, data=data,
+                                 headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=300) as r:
+            status, headers, raw = r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        status, headers, raw = e.code, e.headers, e.read()
+    try:
+        return status, headers, json.loads(raw)
+    except ValueError:
+        return status, headers, raw.decode(errors="replace")
+
+
+async def ws_turn(ws, **fields):
+    """Sends a response.create on a WebSocket and returns the response of its
+    terminal event, or the error event."""
+    await ws.send(json.dumps({"type": "response.create", **fields}))
+    while True:
+        ev = json.loads(await asyncio.wait_for(ws.recv(), 120))
+        if ev["type"] in ("response.completed", "response.incomplete"):
+            return ev["response"]
+        if ev["type"] in ("error", "response.failed"):
+            return ev

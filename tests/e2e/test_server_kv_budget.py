@@ -4,14 +4,11 @@ session gives its cache up, and its next turn re-prefills the history
 while running requests hold the memory; a prompt that cannot fit is refused
 with a clear error, and max_tokens beyond the budget stop at it ("length")."""
 import asyncio
-import json
 import re
-import urllib.error
-import urllib.request
 
 import pytest
 
-from conftest import GlintServer
+from conftest import GlintServer, call, ws_turn
 
 websockets = pytest.importorskip("websockets")
 
@@ -37,33 +34,15 @@ def roomy_server(glint_bin):
     assert s.stop() == 0, "".join(s.log)
 
 
-def call(server, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(server.base_url + path, data=data,
-                                 headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=300) as r:
-            raw = r.read()
-            return r.status, (json.loads(raw) if body is not None else raw.decode())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
 def metric(server, name):
-    _, text = call(server, "/metrics")
+    _, _, text = call(server, "/metrics")
     m = re.search(rf"^{name} (\d+)$", text, re.M)
     return int(m.group(1)) if m else None
 
 
 async def turn(ws, **fields):
-    await ws.send(json.dumps({"type": "response.create", "model": "glint-fast", "store": False,
-                              "max_output_tokens": 16, **fields}))
-    while True:
-        ev = json.loads(await asyncio.wait_for(ws.recv(), 120))
-        if ev["type"] in ("response.completed", "response.incomplete"):
-            return ev["response"]
-        if ev["type"] in ("error", "response.failed"):
-            return ev
+    return await ws_turn(ws, **{"model": "glint-fast", "store": False, "max_output_tokens": 16,
+                                **fields})
 
 
 def text_of(response):
@@ -128,7 +107,7 @@ def test_concurrent_requests_wait_for_memory_and_all_succeed(budget_server):
 
 def test_a_prompt_beyond_the_budget_is_refused_clearly(budget_server):
     big = "Explain this code.\n" + CODE * 6
-    status, body = call(budget_server, "/v1/chat/completions", {
+    status, _, body = call(budget_server, "/v1/chat/completions", {
         "model": "glint-fast", "max_tokens": 4, "messages": [{"role": "user", "content": big}]})
     assert status == 400, body
     assert body["error"]["code"] == "kv_budget_exceeded"
@@ -143,13 +122,13 @@ def test_a_prompt_beyond_the_budget_is_refused_clearly(budget_server):
     assert ev["type"] == "response.failed", ev
     assert ev["response"]["error"]["code"] == "kv_budget_exceeded"
     # The server goes on serving.
-    status, body = call(budget_server, "/v1/chat/completions", {
+    status, _, body = call(budget_server, "/v1/chat/completions", {
         "model": "glint-fast", "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}]})
     assert status == 200, body
 
 
 def test_max_tokens_beyond_the_budget_stop_at_it(budget_server):
-    status, body = call(budget_server, "/v1/completions", {
+    status, _, body = call(budget_server, "/v1/completions", {
         "model": "glint-fast", "max_tokens": 5000,
         "prompt": "".join(f"{i}, " for i in range(1, 20))})
     assert status == 200, body

@@ -3,12 +3,11 @@ comes back to a new connection with its KV cache and its responses; a stored
 response continues on another connection; a silent connection is closed
 after --idle-timeout."""
 import asyncio
-import json
 import time
 
 import pytest
 
-from conftest import GlintServer
+from conftest import GlintServer, ws_turn
 
 websockets = pytest.importorskip("websockets")
 
@@ -21,14 +20,7 @@ def server(glint_bin):
 
 
 async def turn(ws, **fields):
-    await ws.send(json.dumps({"type": "response.create", "model": "glint-fast", **fields}))
-    while True:
-        ev = json.loads(await asyncio.wait_for(ws.recv(), 120))
-        if ev["type"] in ("response.completed", "response.incomplete"):
-            return ev["response"]
-        if ev["type"] in ("error", "response.failed"):
-            return ev
-
+    return await ws_turn(ws, model="glint-fast", **fields)
 
 def test_parked_session_comes_back_under_its_key(server):
     async def run():

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from conftest import GlintServer
+from conftest import GlintServer, call
 
 websockets = pytest.importorskip("websockets")
 
@@ -20,18 +20,6 @@ def server(glint_bin):
     s = GlintServer("--ctx", "2048", "--session-ttl", "60", model=None)
     yield s
     assert s.stop() == 0, "".join(s.log)
-
-
-def call(server, path, body=None):
-    """(status, headers, json body) of a request; errors are returned, not raised."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(server.base_url + path, data=data,
-                                 headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=300) as r:
-            return r.status, r.headers, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, json.loads(e.read())
 
 
 def chat(server, text, model="glint-auto", max_tokens=4, **extra):
