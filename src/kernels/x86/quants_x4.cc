@@ -14,6 +14,7 @@
 #include "kernels/blocks.h"
 #include "kernels/internal.h"
 #include "kernels/x86/simd.h"
+#include "kernels/x86/x8.h"
 
 namespace glint::kernels::avx2 {
 namespace {
@@ -67,6 +68,13 @@ void Q4_1Q8_1XN(int64_t n, const void* x, const void* y, size_t y_stride, const 
   alignas(32) float sm[8];
   _mm256_store_ps(sm, summs);
   for (int j = 0; j < T; ++j) out[j] = HsumF32(acc[j]) + sm[j];
+}
+
+template <>
+void Q4_1Q8_1XN<8>(int64_t n, const void* x, const void* y, size_t y_stride, const float* scales,
+                   size_t scales_stride, float* out) {
+  x86::Q4_1Q8_1X8(n, x, y, y_stride, scales, scales_stride, out,
+                  [](__m256i qx, const uint8_t* row) { return DotU8I8(qx, Load256(row)); });
 }
 
 template <int T>

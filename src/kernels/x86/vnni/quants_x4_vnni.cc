@@ -8,6 +8,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/internal.h"
+#include "kernels/x86/x8.h"
 
 namespace glint::kernels::avxvnni {
 namespace {
@@ -23,7 +24,7 @@ inline float HsumF32(__m256 v) {  // as avx2::HsumF32: 4+4, 2+2, 1+1
   return _mm_cvtss_f32(s);
 }
 
-// avx2::VecDotQ4_1Q8_1X8 with vpdpbusd.
+// avx2::VecDotQ4_1Q8_1X8 with vpdpbusd (eight tokens: x86/x8.h).
 template <int T>
 void Q4_1Q8_1XN(int64_t n, const void* x, const void* y, size_t y_stride, const float* scales,
                 size_t scales_stride, float* out) {
@@ -55,6 +56,14 @@ void Q4_1Q8_1XN(int64_t n, const void* x, const void* y, size_t y_stride, const 
   alignas(32) float sm[8];
   _mm256_store_ps(sm, summs);
   for (int j = 0; j < T; ++j) out[j] = HsumF32(acc[j]) + sm[j];
+}
+
+template <>
+void Q4_1Q8_1XN<8>(int64_t n, const void* x, const void* y, size_t y_stride, const float* scales,
+                   size_t scales_stride, float* out) {
+  x86::Q4_1Q8_1X8(n, x, y, y_stride, scales, scales_stride, out, [](__m256i qx, const uint8_t* row) {
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), qx, Load256(row));
+  });
 }
 
 }  // namespace
