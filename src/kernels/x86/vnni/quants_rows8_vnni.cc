@@ -44,7 +44,11 @@ void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
     // serialize the eight products of a sub-block.
     __m256i p[8];
     for (int s = 0; s < 8; ++s) p[s] = _mm256_setzero_si256();
+    // Fully unrolled: GCC 12 otherwise rotates p[] through registers with
+    // a copy per product and spills one of them.
+#pragma GCC unroll 8
     for (int q = 0; q < 8; ++q) {
+#pragma GCC unroll 8
       for (int s = 0; s < 8; ++s) {
         p[s] = _mm256_dpbusd_avx_epi32(p[s], Load256(b.qs[s][q]), Quad(a.qs + 32 * s + 4 * q));
       }
@@ -81,7 +85,9 @@ void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
     for (int v0 = 0; v0 < 8; v0 += 4) {
       __m256i p[8];
       for (int k = 0; k < 8; ++k) p[k] = _mm256_setzero_si256();
+#pragma GCC unroll 4
       for (int q = 0; q < 4; ++q) {
+#pragma GCC unroll 8
         for (int k = 0; k < 8; ++k) {  // sub-block 2 v0 + k: run v0 + k/2, quads 4 (k%2) ..
           const int v = v0 + k / 2, qq = 4 * (k % 2) + q;
           p[k] = _mm256_dpbusd_avx_epi32(p[k], Load256(b.qs[v][qq]), Quad(a.qs + 32 * v + 4 * qq));
