@@ -128,6 +128,8 @@ void VecDotQ6KQ8KX8(int64_t n, const void* x, const void* y, size_t y_stride,
 size_t Q4KRows8BlockBytes();
 void RepackQ4KRows8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
+void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                float* state);
 size_t Q6KRows8BlockBytes();
 void RepackQ6KRows8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
@@ -153,6 +155,8 @@ void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, 
 void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,
                       const float* scales, size_t scales_stride, int n_tokens, float* out);
 void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
+void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                float* state);
 void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
 
 }  // namespace avxvnni

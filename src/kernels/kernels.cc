@@ -131,6 +131,7 @@ KernelTable MakeAvx2Table() {
   at(DType::kQ6_K).vec_dot_batched_x4 = avx2::VecDotQ6KQ8KBatchedX4;
   at(DType::kQ4_K).rows8_repack = avx2::RepackQ4KRows8;
   at(DType::kQ4_K).rows8_dot_batched = avx2::VecDotQ4KQ8KBatchedRows8;
+  at(DType::kQ4_K).rows8_dot_batched_x2 = avx2::VecDotQ4KQ8KBatchedRows8X2;
   at(DType::kQ4_K).rows8_block_bytes = avx2::Q4KRows8BlockBytes();
   at(DType::kQ6_K).rows8_repack = avx2::RepackQ6KRows8;
   at(DType::kQ6_K).rows8_dot_batched = avx2::VecDotQ6KQ8KBatchedRows8;
@@ -155,6 +156,7 @@ KernelTable MakeAvxVnniTable() {
   at(DType::kQ4_1).vec_dot_x4 = avxvnni::VecDotQ4_1Q8_1X4;
   at(DType::kQ4_1).vec_dot_x8 = avxvnni::VecDotQ4_1Q8_1X8;
   at(DType::kQ4_K).rows8_dot_batched = avxvnni::VecDotQ4KQ8KBatchedRows8;
+  at(DType::kQ4_K).rows8_dot_batched_x2 = avxvnni::VecDotQ4KQ8KBatchedRows8X2;
   at(DType::kQ6_K).rows8_dot_batched = avxvnni::VecDotQ6KQ8KBatchedRows8;
   return t;
 }

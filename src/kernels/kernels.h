@@ -48,6 +48,10 @@ using VecDotX8Fn = void (*)(int64_t n, const void* x, const void* y, size_t y_st
 // repack serves every token.
 using RepackRows8Fn = void (*)(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 using VecDotRows8Fn = void (*)(int64_t n, const void* xr, const void* y, float* state);
+// The same for two activation rows at once, y and y + y_stride, into
+// state and state + 16: each packed weight block is loaded once for both.
+using VecDotRows8X2Fn = void (*)(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                 float* state);
 
 // The reference engine evaluates a prompt in batches; for some weight types
 // its matrix product then sums each output in another order than its
@@ -72,6 +76,7 @@ struct TypeKernels {
   VecDotX8Fn vec_dot_x8 = nullptr;          // up to eight tokens of vec_dot; nullptr: none
   RepackRows8Fn rows8_repack = nullptr;     // nullptr: no eight-row kernel
   VecDotRows8Fn rows8_dot_batched = nullptr;  // eight rows of vec_dot_batched
+  VecDotRows8X2Fn rows8_dot_batched_x2 = nullptr;  // the same for two tokens; nullptr: none
   size_t rows8_block_bytes = 0;
 
   // The dot product for token `index` of a reference batch of `batch` tokens.

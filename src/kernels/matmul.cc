@@ -77,9 +77,15 @@ int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, in
       const uint8_t* pc = packed.data() + c * tk.rows8_block_bytes;
       for (int64_t t = 0; t < xq.n_tokens; ++t) {
         if (tk.DotFor(xq.ref_batch, xq.ref_first + t) != tk.vec_dot_batched) continue;
-        tk.rows8_dot_batched(len * act_info.block_size, pc,
-                             act + t * xq.row_bytes + c * act_info.block_bytes,
-                             state.data() + 16 * t);
+        const uint8_t* at = act + t * xq.row_bytes + c * act_info.block_bytes;
+        if (tk.rows8_dot_batched_x2 != nullptr && t + 1 < xq.n_tokens &&
+            tk.DotFor(xq.ref_batch, xq.ref_first + t + 1) == tk.vec_dot_batched) {
+          tk.rows8_dot_batched_x2(len * act_info.block_size, pc, at, xq.row_bytes,
+                                  state.data() + 16 * t);
+          ++t;
+          continue;
+        }
+        tk.rows8_dot_batched(len * act_info.block_size, pc, at, state.data() + 16 * t);
       }
     }
     for (int64_t t = 0; t < xq.n_tokens; ++t) {

@@ -180,6 +180,64 @@ TEST_P(VecDotX4Test, Rows8BitIdenticalToScalarPerRow) {
   if (checked == 0) GTEST_SKIP() << "no eight-row kernel for " << DTypeName(t);
 }
 
+// The two-token eight-row kernels (rows8_dot_batched_x2), in one call and
+// in two, against the scalar batched order per row and token.
+TEST_P(VecDotX4Test, Rows8TwoTokenKernelBitIdenticalPerToken) {
+  const DType t = GetParam();
+  const KernelTable& g = GenericKernels();
+  const DType at = g[t].vec_dot_type;
+  std::mt19937 rng(67);
+  int checked = 0;
+  for (const KernelTable* simd : testing::SimdTables()) {
+    const TypeKernels& k = (*simd)[t];
+    if (k.rows8_dot_batched_x2 == nullptr) continue;
+    ASSERT_NE(k.rows8_repack, nullptr);
+    for (int64_t n : Sizes(t)) {
+      const size_t row = RowBytes(t, n);
+      OffsetBuffer wb(8 * row, testing::RowAlignment(t) * (n % 8));
+      for (int r = 0; r < 8; ++r) {
+        const std::vector<uint8_t> w = RandomWeights(rng, t, n);
+        std::memcpy(wb.data() + r * row, w.data(), w.size());
+      }
+      std::vector<uint8_t> packed(static_cast<size_t>(n / GetDTypeInfo(t).block_size) *
+                                  k.rows8_block_bytes);
+      k.rows8_repack(n, wb.data(), row, packed.data());
+      const size_t a_stride = RowBytes(at, n) + 10;  // rows apart by more than their size
+      for (Fill f0 : {Fill::kNormal, Fill::kExtremes, Fill::kAllZero}) {
+        for (Fill f1 : {Fill::kWithZeros, Fill::kNormal, Fill::kExtremes}) {
+          OffsetBuffer ab(2 * a_stride, testing::RowAlignment(at) * (n % 3));
+          const std::vector<float> x0 = RandomFloats(rng, n, f0);
+          const std::vector<float> x1 = RandomFloats(rng, n, f1);
+          g[at].quantize(x0.data(), ab.data(), n);
+          g[at].quantize(x1.data(), ab.data() + a_stride, n);
+          float whole[32] = {}, split[32] = {};
+          k.rows8_dot_batched_x2(n, packed.data(), ab.data(), a_stride, whole);
+          const int64_t bs = GetDTypeInfo(t).block_size;
+          k.rows8_dot_batched_x2(bs, packed.data(), ab.data(), a_stride, split);
+          if (n > bs) {
+            k.rows8_dot_batched_x2(n - bs, packed.data() + k.rows8_block_bytes,
+                                   ab.data() + GetDTypeInfo(at).block_bytes, a_stride, split);
+          }
+          for (int tok = 0; tok < 2; ++tok) {
+            for (int r = 0; r < 8; ++r) {
+              const float want =
+                  g[t].vec_dot_batched(n, wb.data() + r * row, ab.data() + tok * a_stride);
+              for (const float* st : {whole + 16 * tok, split + 16 * tok}) {
+                const float got = st[r] - st[8 + r];
+                ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
+                    << simd->isa << " " << DTypeName(t) << " n=" << n << " token " << tok
+                    << " row " << r << ": " << got << " vs " << want;
+              }
+            }
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no two-token eight-row kernel for " << DTypeName(t);
+}
+
 // The 32-bit-at-a-time scale unpacking equals the per-sub-block one.
 TEST(UnpackScalesTest, AllAtOnceMatchesPerSubBlock) {
   std::mt19937 rng(61);

@@ -103,6 +103,62 @@ void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
   _mm256_storeu_ps(state + 8, acc_min);
 }
 
+// VecDotQ4KQ8KBatchedRows8 for two tokens: each packed weight vector is
+// loaded once and multiplied by both tokens' activations. Per token the
+// operations are those of the one-token kernel, in its order.
+void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                float* state) {
+  const auto* bx = static_cast<const Q4KRows8*>(xr);
+  const auto* by0 = static_cast<const BlockQ8K*>(y);
+  const auto* by1 = reinterpret_cast<const BlockQ8K*>(static_cast<const uint8_t*>(y) + y_stride);
+  __m256 acc0 = _mm256_loadu_ps(state), min0 = _mm256_loadu_ps(state + 8);
+  __m256 acc1 = _mm256_loadu_ps(state + 16), min1 = _mm256_loadu_ps(state + 24);
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const Q4KRows8& b = bx[i];
+    const BlockQ8K& a0 = by0[i];
+    const BlockQ8K& a1 = by1[i];
+    for (int g = 0; g < 4; ++g) {
+      __m256i sumi0 = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256();
+      for (int s = 2 * g; s < 2 * g + 2; ++s) {
+        __m256i p0 = _mm256_setzero_si256(), p1 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q) {
+          int32_t q0, q1;
+          std::memcpy(&q0, a0.qs + 32 * s + 4 * q, 4);
+          std::memcpy(&q1, a1.qs + 32 * s + 4 * q, 4);
+          const __m256i w = Load256(b.qs[s][q]);
+          p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(w, _mm256_set1_epi32(q0)));
+          p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(w, _mm256_set1_epi32(q1)));
+        }
+        const __m256i sc = Load256(b.sc[s]);
+        const __m256i sc2 = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+        sumi0 = _mm256_add_epi32(sumi0, _mm256_madd_epi16(p0, sc2));
+        sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(p1, sc2));
+      }
+      const int16_t* bs0 = a0.bsums + 4 * g;
+      const int16_t* bs1 = a1.bsums + 4 * g;
+      const __m256i mins0 = _mm256_madd_epi16(
+          Load256(b.mins[g]), _mm256_set1_epi32(I16Pair(bs0[0] + bs0[1], bs0[2] + bs0[3])));
+      const __m256i mins1 = _mm256_madd_epi16(
+          Load256(b.mins[g]), _mm256_set1_epi32(I16Pair(bs1[0] + bs1[1], bs1[2] + bs1[3])));
+      // d_x * d_y and dmin_x * d_y as the one-token kernel multiplies them.
+      const __m256 dx = _mm256_loadu_ps(b.d), mx = _mm256_loadu_ps(b.dmin);
+      acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi0), _mm256_mul_ps(dx, _mm256_set1_ps(a0.d)),
+                             acc0);
+      min0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins0), _mm256_mul_ps(mx, _mm256_set1_ps(a0.d)),
+                             min0);
+      acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi1), _mm256_mul_ps(dx, _mm256_set1_ps(a1.d)),
+                             acc1);
+      min1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins1), _mm256_mul_ps(mx, _mm256_set1_ps(a1.d)),
+                             min1);
+    }
+  }
+  _mm256_storeu_ps(state, acc0);
+  _mm256_storeu_ps(state + 8, min0);
+  _mm256_storeu_ps(state + 16, acc1);
+  _mm256_storeu_ps(state + 24, min1);
+}
+
 size_t Q6KRows8BlockBytes() { return sizeof(Q6KRows8); }
 
 void RepackQ6KRows8(int64_t n, const void* x, size_t x_row_bytes, void* dst) {

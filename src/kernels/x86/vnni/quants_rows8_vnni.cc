@@ -67,6 +67,65 @@ void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
   _mm256_storeu_ps(state + 8, acc_min);
 }
 
+// VecDotQ4KQ8KBatchedRows8 for two tokens: each packed weight vector is
+// loaded once for both. The sub-blocks go in two halves of four, so that the
+// two tokens' sums (eight chains of vpdpbusd) fit in registers; per token the
+// operations are those of the one-token kernel, in its order.
+void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                float* state) {
+  const auto* bx = static_cast<const Q4KRows8*>(xr);
+  const auto* by0 = static_cast<const BlockQ8K*>(y);
+  const auto* by1 = reinterpret_cast<const BlockQ8K*>(static_cast<const uint8_t*>(y) + y_stride);
+  __m256 acc0 = _mm256_loadu_ps(state), min0 = _mm256_loadu_ps(state + 8);
+  __m256 acc1 = _mm256_loadu_ps(state + 16), min1 = _mm256_loadu_ps(state + 24);
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const Q4KRows8& b = bx[i];
+    const BlockQ8K& a0 = by0[i];
+    const BlockQ8K& a1 = by1[i];
+    for (int half = 0; half < 2; ++half) {
+      __m256i p0[4], p1[4];
+      for (int k = 0; k < 4; ++k) p0[k] = p1[k] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int q = 0; q < 8; ++q) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+          const int s = 4 * half + k;
+          const __m256i w = Load256(b.qs[s][q]);
+          p0[k] = _mm256_dpbusd_avx_epi32(p0[k], w, Quad(a0.qs + 32 * s + 4 * q));
+          p1[k] = _mm256_dpbusd_avx_epi32(p1[k], w, Quad(a1.qs + 32 * s + 4 * q));
+        }
+      }
+      for (int gg = 0; gg < 2; ++gg) {
+        const int g = 2 * half + gg;
+        const __m256i sc0 = Load256(b.sc[2 * g]), sc1 = Load256(b.sc[2 * g + 1]);
+        const __m256i sumi0 = _mm256_add_epi32(_mm256_mullo_epi32(p0[2 * gg], sc0),
+                                               _mm256_mullo_epi32(p0[2 * gg + 1], sc1));
+        const __m256i sumi1 = _mm256_add_epi32(_mm256_mullo_epi32(p1[2 * gg], sc0),
+                                               _mm256_mullo_epi32(p1[2 * gg + 1], sc1));
+        const int16_t* bs0 = a0.bsums + 4 * g;
+        const int16_t* bs1 = a1.bsums + 4 * g;
+        const __m256i mins0 = _mm256_madd_epi16(
+            Load256(b.mins[g]), _mm256_set1_epi32(I16Pair(bs0[0] + bs0[1], bs0[2] + bs0[3])));
+        const __m256i mins1 = _mm256_madd_epi16(
+            Load256(b.mins[g]), _mm256_set1_epi32(I16Pair(bs1[0] + bs1[1], bs1[2] + bs1[3])));
+        const __m256 dx = _mm256_loadu_ps(b.d), mx = _mm256_loadu_ps(b.dmin);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi0), _mm256_mul_ps(dx, _mm256_set1_ps(a0.d)),
+                               acc0);
+        min0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins0), _mm256_mul_ps(mx, _mm256_set1_ps(a0.d)),
+                               min0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi1), _mm256_mul_ps(dx, _mm256_set1_ps(a1.d)),
+                               acc1);
+        min1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins1), _mm256_mul_ps(mx, _mm256_set1_ps(a1.d)),
+                               min1);
+      }
+    }
+  }
+  _mm256_storeu_ps(state, acc0);
+  _mm256_storeu_ps(state + 8, min0);
+  _mm256_storeu_ps(state + 16, acc1);
+  _mm256_storeu_ps(state + 24, min1);
+}
+
 void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state) {
   const auto* bx = static_cast<const Q6KRows8*>(xr);
   const auto* by = static_cast<const BlockQ8K*>(y);
