@@ -56,12 +56,54 @@ int Serve(ServeArgs& a) {
     budget_mb = std::max<size_t>(UsableMemoryBytes() / 2 >> 20, 64);
   }
   auto kv_budget = std::make_shared<engine::KvBudget>(budget_mb << 20);
+  // Listen first: a port that is taken fails at once rather than after the
+  // models load, and while they load /health answers 503 "loading" (what a
+  // load balancer's readiness check waits on) and API requests 503.
+  auto srv = server::Server::Create(a.options, {});
+  if (!srv.ok()) {
+    fmt::print(stderr, "glint: {}\n", srv.status().message());
+    return 1;
+  }
+  server::Server& s = *srv.value();
+  fmt::print(stderr, "glint: listening on http://{}:{}; loading {} model(s)\n", a.options.host,
+             s.port(), specs.size());
+  std::fflush(stderr);
+  // The signal thread stops the server; it is joined before the server is
+  // destroyed, so it never touches a server being torn down.
+  std::atomic<bool> done{false};
+  std::atomic<bool> stopping{false};
+  std::thread signals([&s, &done, &stopping, &a, set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (done.load()) return;  // woken by the main thread below
+    stopping.store(true);
+    fmt::print(stderr,
+               "glint: signal {}: draining (running responses have {} s to finish; signal "
+               "again to stop now)\n",
+               sig, a.options.drain_timeout_s);
+    std::fflush(stderr);
+    // A second signal ends the wait.
+    const timespec zero{};
+    s.Drain([&] { return done.load() || sigtimedwait(&set, nullptr, &zero) > 0; });
+    fmt::print(stderr, "glint: stopped\n");
+  });
+  std::thread network([&s, &a] { s.Run(a.network_threads); });
+  // Ends the network and signal threads, in that order, whatever happened.
+  auto finish = [&] {
+    s.Stop();
+    network.join();
+    done.store(true);
+    pthread_kill(signals.native_handle(), SIGTERM);
+    signals.join();
+  };
   std::vector<std::unique_ptr<server::ModelService>> models;
   for (const auto& [spec, tier] : specs) {
+    if (stopping.load()) break;
     const auto t0 = Clock::now();
     auto svc = server::LoadModelService(spec, a.options, tier, compute_lock, kv_budget);
     if (!svc.ok()) {
       fmt::print(stderr, "glint: {}\n", svc.status().message());
+      finish();
       return 1;
     }
     const auto& m = *svc.value()->model;
@@ -76,6 +118,7 @@ int Serve(ServeArgs& a) {
       if (loaded->id == svc.value()->id) {
         fmt::print(stderr, "glint: two models would be named {}; serve each model once\n",
                    loaded->id);
+        finish();
         return 1;
       }
     }
@@ -87,29 +130,14 @@ int Serve(ServeArgs& a) {
                models.front()->tier && models.back()->tier ? " between the tiers (docs/routing.md)"
                                                             : " to the first model");
   }
-  auto srv = server::Server::Create(a.options, std::move(models));
-  if (!srv.ok()) {
-    fmt::print(stderr, "glint: {}\n", srv.status().message());
-    return 1;
+  if (stopping.load() || !s.Install(models)) {
+    // Stopped while loading: nothing was served.
+    network.join();
+    done.store(true);
+    pthread_kill(signals.native_handle(), SIGTERM);
+    signals.join();
+    return 0;
   }
-  server::Server& s = *srv.value();
-  // The signal thread stops the server; it is joined before the server is
-  // destroyed, so it never touches a server being torn down.
-  std::atomic<bool> done{false};
-  std::thread signals([&s, &done, &a, set] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (done.load()) return;  // woken by the main thread below
-    fmt::print(stderr,
-               "glint: signal {}: draining (running responses have {} s to finish; signal "
-               "again to stop now)\n",
-               sig, a.options.drain_timeout_s);
-    std::fflush(stderr);
-    // A second signal ends the wait.
-    const timespec zero{};
-    s.Drain([&] { return done.load() || sigtimedwait(&set, nullptr, &zero) > 0; });
-    fmt::print(stderr, "glint: stopped\n");
-  });
   if (const server::KeyStore* keys = s.state().keys()) {
     fmt::print(stderr, "glint: {} API key(s) from {}; requests need 'Authorization: Bearer <key>'\n",
                keys->keys().size(), a.options.keys_file);
@@ -124,10 +152,10 @@ int Serve(ServeArgs& a) {
              a.options.host, s.port(), a.options.n_threads, a.options.parallel, a.options.host,
              s.port());
   std::fflush(stderr);
-  s.Run(a.network_threads);
   // Run returns once Stop was called. Wake the signal thread if it is
   // still waiting (a thread-directed signal, blocked everywhere, ends its
   // sigwait) and wait until it has finished with the server.
+  network.join();
   done.store(true);
   pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();

@@ -221,7 +221,10 @@ void HttpConnection::Handle() {
   if (path == "/v1/responses" && websocket::is_upgrade(req_)) {
     endpoint_ = "/v1/responses (websocket)";
     if (!state_.ready.load() || state_.draining.load()) {
-      return SendError(ApiError{503, "not_ready", "the server is not accepting sessions"});
+      if (!state_.ready.load()) headers_ += "Retry-After: 1\r\n";
+      return SendError(ApiError{503, "not_ready",
+                                state_.ready.load() ? "the server is not accepting sessions"
+                                                    : "the models are still loading"});
     }
     state_.metrics().CountRequest(endpoint_, 101);
     handed_off_ = true;
@@ -246,6 +249,11 @@ void HttpConnection::Handle() {
   if (path == "/metrics" && method == http::verb::get) {
     return SendText(200, "text/plain; version=0.0.4; charset=utf-8",
                     state_.metrics().Render(state_.Gauges()));
+  }
+  if ((path == "/v1/models" || path.rfind("/v1/models/", 0) == 0) && method == http::verb::get &&
+      !state_.ready.load()) {
+    headers_ += "Retry-After: 1\r\n";
+    return SendError(ApiError{503, "not_ready", "the models are still loading"});
   }
   if (path == "/v1/models" && method == http::verb::get) {
     json data = json::array();
@@ -280,7 +288,10 @@ void HttpConnection::Handle() {
     return SendError(ApiError{405, "method_not_allowed", fmt::format("{} takes POST", path)});
   }
   if (!state_.ready.load() || state_.draining.load()) {
-    return SendError(ApiError{503, "not_ready", "the server is not accepting requests"});
+    if (!state_.ready.load()) headers_ += "Retry-After: 1\r\n";
+    return SendError(ApiError{503, "not_ready",
+                              state_.ready.load() ? "the server is not accepting requests"
+                                                  : "the models are still loading"});
   }
   auto body = ParseJson(req_.body());
   if (!body.ok()) return SendError(body.error);

@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <filesystem>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -16,6 +17,8 @@ struct Server::Impl {
   net::steady_timer expiry{ioc};
   std::vector<std::thread> threads;
   ServerState* state = nullptr;
+  std::mutex install_mu;  // orders Install against Stop
+  bool stopped = false;
 
   void Accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
@@ -109,7 +112,6 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options,
     return Error(StatusCode::kUnavailable, "cannot listen on {}:{}: {}", options.host,
                  options.port, ec.message());
   }
-  s->state_->ready.store(!s->state_->models().empty());
   return s;
 }
 
@@ -181,7 +183,16 @@ void Server::Stop() {
     impl_->expiry.cancel();
   });
   impl_->ioc.stop();
+  std::lock_guard<std::mutex> lock(impl_->install_mu);
+  impl_->stopped = true;
   for (const auto& m : state_->models()) m->scheduler->Shutdown();
+}
+
+bool Server::Install(std::vector<std::unique_ptr<ModelService>>& models) {
+  std::lock_guard<std::mutex> lock(impl_->install_mu);
+  if (impl_->stopped) return false;
+  state_->InstallModels(std::move(models));
+  return true;
 }
 
 Result<std::unique_ptr<ModelService>> LoadModelService(const std::string& spec,

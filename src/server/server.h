@@ -34,6 +34,11 @@ class Server {
   // then stops. Returns once Run may return.
   void Drain(const std::function<bool()>& abort);
   void Stop();
+  // A server created without models listens (GET /health answers 503
+  // "loading", API requests 503 not_ready) until these arrive; from the
+  // thread that loaded them, while Run serves. False, and the models are
+  // left to the caller, when the server was stopped meanwhile.
+  bool Install(std::vector<std::unique_ptr<ModelService>>& models);
 
  private:
   Server() = default;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "base/check.h"
+
 namespace glint::server {
 
 bool ModelService::Matches(const std::string& name) const {
@@ -17,19 +19,28 @@ bool ModelService::Matches(const std::string& name) const {
 }
 
 ServerState::ServerState(ServerOptions options, std::vector<std::unique_ptr<ModelService>> models)
-    : options_(std::move(options)), models_(std::move(models)) {}
+    : options_(std::move(options)), models_(std::move(models)) {
+  ready.store(!models_.empty(), std::memory_order_release);
+}
+
+void ServerState::InstallModels(std::vector<std::unique_ptr<ModelService>> models) {
+  CHECK(models_.empty() && !ready.load());
+  models_ = std::move(models);
+  ready.store(!models_.empty(), std::memory_order_release);
+}
 
 ModelService* ServerState::FindModel(const std::string& name) const {
-  if (models_.empty()) return nullptr;
-  if (IsAuto(name)) return models_.front().get();
-  for (const auto& m : models_) {
+  const auto& all = models();
+  if (all.empty()) return nullptr;
+  if (IsAuto(name)) return all.front().get();
+  for (const auto& m : all) {
     if (m->Matches(name)) return m.get();
   }
   return nullptr;
 }
 
 ModelService* ServerState::FindTier(Tier tier) const {
-  for (const auto& m : models_) {
+  for (const auto& m : models()) {
     if (m->tier == tier) return m.get();
   }
   return nullptr;
@@ -125,13 +136,14 @@ Metrics::Gauges ServerState::Gauges() const {
       if (auto s = w.lock()) g.kv_cache_bytes += s->kv().used_bytes();
     }
   }
-  for (const auto& m : models_) {
+  const auto& all = models();
+  for (const auto& m : all) {
     g.queue_depth += m->scheduler->queued();
     g.running += m->scheduler->active();
     g.kv_cache_bytes += m->pool->KvBytes();
   }
-  if (!models_.empty() && models_.front()->kv_budget) {
-    const engine::KvBudget& b = *models_.front()->kv_budget;
+  if (!all.empty() && all.front()->kv_budget) {
+    const engine::KvBudget& b = *all.front()->kv_budget;
     g.kv_budget_bytes = static_cast<int64_t>(b.limit());
     g.kv_charged_bytes = static_cast<int64_t>(b.charged());
     g.kv_evictions = b.evictions();

@@ -121,7 +121,16 @@ class ServerState {
   const KeyStore* keys() const { return keys_.get(); }
   void SetKeys(KeyStore keys) { keys_ = std::make_unique<KeyStore>(std::move(keys)); }
   RateLimiter& limiter() { return limiter_; }
-  const std::vector<std::unique_ptr<ModelService>>& models() const { return models_; }
+  // The models: none until they are loaded (InstallModels, or given to the
+  // constructor). Network threads run while `glint serve` loads them, so
+  // every reader goes through here and sees them only once `ready` says so.
+  const std::vector<std::unique_ptr<ModelService>>& models() const {
+    static const std::vector<std::unique_ptr<ModelService>> kNone;
+    return ready.load(std::memory_order_acquire) ? models_ : kNone;
+  }
+  // Once, from the loading thread, when the state has no models: installs
+  // them and sets `ready`.
+  void InstallModels(std::vector<std::unique_ptr<ModelService>> models);
   // The model a request names ("" and "glint-auto": the first; use
   // ChooseModel in api.h to route glint-auto).
   ModelService* FindModel(const std::string& name) const;
@@ -154,7 +163,7 @@ class ServerState {
   void CloseSession();
 
   std::atomic<int32_t> connections{0};
-  std::atomic<bool> ready{false};
+  std::atomic<bool> ready{false};  // the models are loaded
   std::atomic<bool> draining{false};
 
   // WebSocket sessions, for the KV cache gauge (open or parked; expired

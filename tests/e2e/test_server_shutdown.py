@@ -127,3 +127,51 @@ def test_drain_deadline_cancels_with_a_clear_error_and_a_close_frame(glint_bin):
     rcvd = closed.rcvd
     assert rcvd is not None and rcvd.code == 1001, closed
     assert server.proc.wait(timeout=30) == 0, "".join(server.log)
+
+
+def test_listens_while_loading_then_serves(glint_bin):
+    """glint serve binds before it loads the models: from the "listening on"
+    line, /health answers (503 "loading" until the models are in, then 200),
+    never a refused connection; the port is the one it then serves on."""
+    import re
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen([glint_bin, "serve", "--port", "0", "--threads", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        m = re.search(r"listening on http://[\d.]+:(\d+); loading 2 model", line)
+        assert m, line
+        port = int(m.group(1))
+        answers = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+                    answers.append((r.status, json.loads(r.read())["status"]))
+                    break
+            except urllib.error.HTTPError as e:
+                answers.append((e.code, json.loads(e.read())["status"]))
+            time.sleep(0.01)
+        assert answers[-1] == (200, "ok"), answers
+        assert all(a == (503, "loading") for a in answers[:-1]), answers
+        rest = ""
+        while "serving on" not in rest:
+            rest += proc.stderr.readline()
+        assert f"serving on http://127.0.0.1:{port} " in rest, rest
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+
+
+def test_a_taken_port_fails_before_loading(glint_bin):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([glint_bin, "serve", "--port", str(port)], capture_output=True,
+                           text=True, timeout=30)
+    assert r.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr, r.stderr
+    assert "loaded" not in r.stderr, r.stderr
