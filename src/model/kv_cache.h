@@ -45,6 +45,8 @@ class KvCache {
   }
 
   // K and V rows of layer l at position pos: n_kv_heads x head_dim halves.
+  // Halves from one position's row to the next (within a layer).
+  int64_t row_stride() const { return static_cast<int64_t>(row_); }
   uint16_t* k(int32_t layer, int32_t pos) { return k_.data() + Offset(layer, pos); }
   uint16_t* v(int32_t layer, int32_t pos) { return v_.data() + Offset(layer, pos); }
   const uint16_t* k(int32_t layer, int32_t pos) const { return k_.data() + Offset(layer, pos); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -373,6 +374,21 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
   auto scores_of = [&](int32_t t, int32_t kvh0, int32_t kvh1, int32_t j0, int32_t j1,
                        const uint16_t* q16, float* scores, int64_t stride) {
     const model::KvCache& kv = *kvs[t];
+    if (dot_kq == ops.dot_f16_x1) {
+      // Many keys per call, each converted once for the group's queries
+      // (given in f32: the conversion from f16 is exact).
+      thread_local std::vector<float> q32;
+      const int64_t n_q32 = static_cast<int64_t>(kvh1 - kvh0) * group * hd;
+      if (static_cast<int64_t>(q32.size()) < n_q32) q32.resize(n_q32);
+      f16.dequantize(q16, q32.data(), n_q32);
+      for (int32_t kvh = kvh0; kvh < kvh1; ++kvh) {
+        const int64_t off = static_cast<int64_t>(kvh - kvh0) * group;
+        ops.scores_f16_x1(kv.k(layer, j0) + kvh * hd, kv.row_stride(), j1 - j0,
+                          q32.data() + off * hd, group, hd, scale, scores + off * stride + j0,
+                          stride);
+      }
+      return;
+    }
     for (int32_t j = j0; j < j1; ++j) {
       for (int32_t kvh = kvh0; kvh < kvh1; ++kvh) {
         const uint16_t* krow = kv.k(layer, j) + kvh * hd;
@@ -413,12 +429,8 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
       for (int32_t r = 0; r < slots; ++r) std::fill(row(g, r), row(g, r) + len, 0.0f);
     }
     // vacc[g][j % slots] += p_g[j] * v_j, one fused multiply-add per element
-    for (int32_t j = 0; j < n_ctx; ++j) {
-      const uint16_t* vrow = kv.v(layer, j) + kvh * hd + d0;
-      for (int32_t g = 0; g < group; ++g) {
-        ops.axpy_f16(p[g * stride + j], vrow, row(g, j % slots), len);
-      }
-    }
+    ops.weighted_sum_f16(kv.v(layer, 0) + kvh * hd + d0, kv.row_stride(), n_ctx, p, stride, group,
+                         slots, row(0, 0), static_cast<int64_t>(slots) * hd, hd, len);
     // Combine the partial sums as the dot products reduce their lanes.
     float* out = s.attn.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd + d0;
     for (int32_t g = 0; g < group; ++g) {

@@ -200,6 +200,72 @@ TEST(OpsTest, F16DotsMatchScalarBitwise) {
   }
 }
 
+// The many-row attention kernels against the single-row ops they stand
+// for (scores: dot_f16_x1 per key and query; weighted sums: axpy_f16 per
+// position into its slot), bit for bit, in every table.
+TEST(OpsTest, AttentionRowKernelsEqualTheSingleRowOps) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<const OpsTable*> tables = SimdOps();
+  tables.push_back(&GenericOps());
+  for (const OpsTable* ops : tables) {
+    for (int64_t hd : {16, 64, 128}) {
+      for (int32_t n_q : {1, 2, 3, 4, 6, 7}) {
+        const int32_t n_keys = 37;
+        const int64_t k_stride = 3 * hd + 16;  // rows of several heads
+        std::vector<uint16_t> k(n_keys * k_stride), qh(n_q * hd);
+        for (auto& h : k) h = FloatToHalf(d(rng));
+        std::vector<float> q(n_q * hd);
+        for (int64_t i = 0; i < n_q * hd; ++i) {
+          qh[i] = FloatToHalf(d(rng));
+          q[i] = HalfToFloat(qh[i]);
+        }
+        const int64_t out_stride = n_keys + 5;
+        std::vector<float> out(n_q * out_stride, -1.0f);
+        ops->scores_f16_x1(k.data() + hd, k_stride, n_keys, q.data(), n_q, hd, 0.125f, out.data(),
+                           out_stride);
+        for (int32_t g = 0; g < n_q; ++g) {
+          for (int32_t j = 0; j < n_keys; ++j) {
+            const float want =
+                ops->dot_f16_x1(k.data() + hd + j * k_stride, qh.data() + g * hd, hd) * 0.125f;
+            ASSERT_EQ(std::memcmp(&out[g * out_stride + j], &want, 4), 0)
+                << ops->isa << " hd=" << hd << " n_q=" << n_q << " g=" << g << " j=" << j;
+          }
+          for (int32_t j = n_keys; j < out_stride; ++j) ASSERT_EQ(out[g * out_stride + j], -1.0f);
+        }
+      }
+    }
+    for (int32_t n_g : {1, 2, 3, 5, 6, 7, 13}) {
+      for (int32_t slots : {1, 16, 64}) {
+        for (int64_t len : {8, 13, 24, 64, 72, 128}) {
+          for (int32_t n_pos : {1, 17, 100}) {
+            const int64_t v_stride = len + 40, acc_stride = len + 3, p_stride = n_pos + 2;
+            const int64_t acc_g_stride = slots * acc_stride + 5;
+            std::vector<uint16_t> v(n_pos * v_stride);
+            for (auto& h : v) h = FloatToHalf(d(rng));
+            std::vector<float> p(n_g * p_stride);
+            for (auto& x : p) x = HalfToFloat(FloatToHalf(std::fabs(d(rng)) / 4));
+            std::vector<float> got(n_g * acc_g_stride), want;
+            for (auto& x : got) x = d(rng);
+            want = got;
+            ops->weighted_sum_f16(v.data(), v_stride, n_pos, p.data(), p_stride, n_g, slots,
+                                  got.data(), acc_g_stride, acc_stride, len);
+            for (int32_t j = 0; j < n_pos; ++j) {
+              for (int32_t g = 0; g < n_g; ++g) {
+                ops->axpy_f16(p[g * p_stride + j], v.data() + j * v_stride,
+                              want.data() + g * acc_g_stride + (j % slots) * acc_stride, len);
+              }
+            }
+            ASSERT_EQ(std::memcmp(got.data(), want.data(), 4 * got.size()), 0)
+                << ops->isa << " n_g=" << n_g << " slots=" << slots << " len=" << len
+                << " n_pos=" << n_pos;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(OpsTest, ExtremeInputs) {
   for (const OpsTable* ops : {&GenericOps(), &ActiveOps()}) {
     // softmax of equal values is uniform; of huge spreads, one-hot.

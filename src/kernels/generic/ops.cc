@@ -3,6 +3,7 @@
 // softmax sum in double; the norm scale is applied before the weight, as
 // ggml_rms_norm followed by ggml_mul does.
 #include <cmath>
+#include <vector>
 
 #include "kernels/internal.h"
 
@@ -119,6 +120,30 @@ float DotF16X1(const uint16_t* x, const uint16_t* y, int64_t n) {
 
 void AxpyF16(float a, const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(HalfToFloat(x[i]), a, y[i]);
+}
+
+// The reference for the SIMD versions: literally the composition the
+// contract describes.
+void ScoresF16X1(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+                 int64_t hd, float scale, float* out, int64_t out_stride) {
+  std::vector<uint16_t> qh(static_cast<size_t>(hd));
+  for (int32_t g = 0; g < n_q; ++g) {
+    for (int64_t i = 0; i < hd; ++i) qh[i] = FloatToHalf(q[g * hd + i]);  // exact: q holds halves
+    for (int32_t j = 0; j < n_keys; ++j) {
+      out[g * out_stride + j] = DotF16X1(k + j * k_stride, qh.data(), hd) * scale;
+    }
+  }
+}
+
+void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                    int64_t p_stride, int32_t n_g, int32_t slots, float* acc,
+                    int64_t acc_g_stride, int64_t acc_stride, int64_t len) {
+  for (int32_t j = 0; j < n_pos; ++j) {
+    for (int32_t g = 0; g < n_g; ++g) {
+      AxpyF16(p[g * p_stride + j], v + j * v_stride,
+              acc + g * acc_g_stride + (j % slots) * acc_stride, len);
+    }
+  }
 }
 
 void Axpy(float a, const float* x, float* y, int64_t n) {

@@ -155,6 +155,165 @@ void AxpyF16(float a, const uint16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(_cvtsh_ss(x[i]), a, y[i]);
 }
 
+namespace {
+
+// QN queries against one key row: the key's halves are converted once for
+// all of them. sums[g] = lo + hi of DotF16X1's two 8-lane accumulators
+// (steps of 16, fused multiply-adds of exact half products), which
+// Reduce16 or Reduce8x8 then sums as DotF16X1 does.
+template <int QN>
+inline void ScoresRow(const uint16_t* kr, const float* q, int64_t hd, __m256* sums) {
+  __m256 lo[QN], hi[QN];
+#pragma GCC unroll 4
+  for (int g = 0; g < QN; ++g) lo[g] = hi[g] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < hd; i += 16) {
+    const __m256 kl = LoadHalf8(kr + i), kh = LoadHalf8(kr + i + 8);
+#pragma GCC unroll 4
+    for (int g = 0; g < QN; ++g) {
+      lo[g] = _mm256_fmadd_ps(kl, _mm256_loadu_ps(q + g * hd + i), lo[g]);
+      hi[g] = _mm256_fmadd_ps(kh, _mm256_loadu_ps(q + g * hd + i + 8), hi[g]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < QN; ++g) sums[g] = _mm256_add_ps(lo[g], hi[g]);
+}
+
+// [HsumF32(v[0]), ..., HsumF32(v[7])], with HsumF32's additions in each
+// lane: (k, k + 4), then (0, 2) and (1, 3) of those, then their sum.
+inline __m256 Reduce8x8(const __m256* v) {
+  auto halves = [](__m256 a, __m256 b) {  // [a0+a4 .. a3+a7 | b0+b4 .. b3+b7]
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+  };
+  const __m256 x04 = halves(v[0], v[4]), x15 = halves(v[1], v[5]);
+  const __m256 x26 = halves(v[2], v[6]), x37 = halves(v[3], v[7]);
+  const __m256 y0145 = _mm256_add_ps(_mm256_shuffle_ps(x04, x15, 0x44), _mm256_shuffle_ps(x04, x15, 0xEE));
+  const __m256 y2367 = _mm256_add_ps(_mm256_shuffle_ps(x26, x37, 0x44), _mm256_shuffle_ps(x26, x37, 0xEE));
+  return _mm256_add_ps(_mm256_shuffle_ps(y0145, y2367, 0x88), _mm256_shuffle_ps(y0145, y2367, 0xDD));
+}
+
+// Keys [0, n_keys) against QN queries: eight keys at a time reduced
+// together (the horizontal sums cost as much as the products at these
+// lengths), the rest one by one.
+template <int QN>
+void ScoresQueries(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int64_t hd,
+                   float scale, float* out, int64_t out_stride) {
+  const __m256 vscale = _mm256_set1_ps(scale);
+  int32_t j = 0;
+  for (; j + 8 <= n_keys; j += 8) {
+    __m256 sums[8][QN];
+    for (int jj = 0; jj < 8; ++jj) ScoresRow<QN>(k + (j + jj) * k_stride, q, hd, sums[jj]);
+    for (int g = 0; g < QN; ++g) {
+      __m256 v[8];
+      for (int jj = 0; jj < 8; ++jj) v[jj] = sums[jj][g];
+      _mm256_storeu_ps(out + g * out_stride + j, _mm256_mul_ps(Reduce8x8(v), vscale));
+    }
+  }
+  for (; j < n_keys; ++j) {
+    __m256 sums[QN];
+    ScoresRow<QN>(k + j * k_stride, q, hd, sums);
+    for (int g = 0; g < QN; ++g) out[g * out_stride + j] = HsumF32(sums[g]) * scale;
+  }
+}
+
+// G groups' accumulator rows of slot r, C vectors of 8 from the same
+// column, in registers while every position of the slot (r, r + slots, ...)
+// is added to them in order; each V vector is converted once for all G.
+template <int G, int C>
+inline void WeightedSlot(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                         int64_t p_stride, int32_t r, int32_t slots, float* a,
+                         int64_t acc_g_stride) {
+  // (Fully unrolled, or GCC keeps a copy of acc in memory and stores to it
+  // every step.)
+  __m256 acc[G][C];
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) acc[g][c] = _mm256_loadu_ps(a + g * acc_g_stride + 8 * c);
+  }
+  // The rows are slots * v_stride apart, too far for the hardware
+  // prefetcher: fetch a few steps ahead.
+  const int64_t ahead = 4 * static_cast<int64_t>(slots) * v_stride;
+  for (int32_t j = r; j < n_pos; j += slots) {
+    const uint16_t* vj = v + j * v_stride;
+    __builtin_prefetch(vj + ahead);
+    __m256 vv[C];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) vv[c] = LoadHalf8(vj + 8 * c);
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+      const __m256 pj = _mm256_broadcast_ss(p + g * p_stride + j);
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) acc[g][c] = _mm256_fmadd_ps(vv[c], pj, acc[g][c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) _mm256_storeu_ps(a + g * acc_g_stride + 8 * c, acc[g][c]);
+  }
+}
+
+// Every slot for G groups: the columns in chunks of as many vectors as
+// leave the G x C accumulators in registers (12 of the 16), then one by one.
+template <int G>
+void WeightedSumG(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                  int64_t p_stride, int32_t slots, float* acc, int64_t acc_g_stride,
+                  int64_t acc_stride, int64_t len8) {
+  constexpr int C = 12 / G >= 8 ? 8 : 12 / G >= 4 ? 4 : 12 / G >= 2 ? 2 : 1;
+  for (int32_t r = 0; r < slots && r < n_pos; ++r) {
+    float* a = acc + r * acc_stride;
+    int64_t d = 0;
+    for (; d + 8 * C <= len8; d += 8 * C) {
+      WeightedSlot<G, C>(v + d, v_stride, n_pos, p, p_stride, r, slots, a + d, acc_g_stride);
+    }
+    for (; d < len8; d += 8) {
+      WeightedSlot<G, 1>(v + d, v_stride, n_pos, p, p_stride, r, slots, a + d, acc_g_stride);
+    }
+  }
+}
+
+}  // namespace
+
+void ScoresF16X1(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+                 int64_t hd, float scale, float* out, int64_t out_stride) {
+  for (int32_t g = 0; g < n_q; g += 4) {
+    const float* qg = q + g * hd;
+    float* og = out + g * out_stride;
+    switch (std::min(4, n_q - g)) {
+      case 4: ScoresQueries<4>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+      case 3: ScoresQueries<3>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+      case 2: ScoresQueries<2>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+      default: ScoresQueries<1>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+    }
+  }
+}
+
+void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                    int64_t p_stride, int32_t n_g, int32_t slots, float* acc,
+                    int64_t acc_g_stride, int64_t acc_stride, int64_t len) {
+  const int64_t len8 = len / 8 * 8;
+  for (int32_t g0 = 0; g0 < n_g; g0 += 6) {
+    const float* pg = p + g0 * p_stride;
+    float* ag = acc + g0 * acc_g_stride;
+    switch (std::min(6, n_g - g0)) {
+      case 6: WeightedSumG<6>(v, v_stride, n_pos, pg, p_stride, slots, ag, acc_g_stride, acc_stride, len8); break;
+      case 5: WeightedSumG<5>(v, v_stride, n_pos, pg, p_stride, slots, ag, acc_g_stride, acc_stride, len8); break;
+      case 4: WeightedSumG<4>(v, v_stride, n_pos, pg, p_stride, slots, ag, acc_g_stride, acc_stride, len8); break;
+      case 3: WeightedSumG<3>(v, v_stride, n_pos, pg, p_stride, slots, ag, acc_g_stride, acc_stride, len8); break;
+      case 2: WeightedSumG<2>(v, v_stride, n_pos, pg, p_stride, slots, ag, acc_g_stride, acc_stride, len8); break;
+      default: WeightedSumG<1>(v, v_stride, n_pos, pg, p_stride, slots, ag, acc_g_stride, acc_stride, len8); break;
+    }
+  }
+  for (int64_t i = len8; i < len; ++i) {  // as AxpyF16's tail
+    for (int32_t g = 0; g < n_g; ++g) {
+      for (int32_t j = 0; j < n_pos; ++j) {
+        float& a = acc[g * acc_g_stride + (j % slots) * acc_stride + i];
+        a = std::fma(_cvtsh_ss(v[j * v_stride + i]), p[g * p_stride + j], a);
+      }
+    }
+  }
+}
+
 void Axpy(float a, const float* x, float* y, int64_t n) {
   const __m256 va = _mm256_set1_ps(a);
   int64_t i = 0;
