@@ -266,6 +266,30 @@ void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_
   });
 }
 
+void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* outs, int n_outs,
+                         const QuantizedActivations& xq, ThreadPool* pool) {
+  const TypeKernels& tk = k[type];
+  CHECK(tk.vec_dot != nullptr);
+  CHECK(xq.type == tk.vec_dot_type);
+  const size_t w_row_bytes = RowBytes(type, xq.n_cols);
+  auto units_of = [](const MatMulOutput& o) { return (o.n_rows + kRowGrain - 1) / kRowGrain; };
+  int64_t n_units = 0;
+  for (int i = 0; i < n_outs; ++i) n_units += units_of(outs[i]);
+  // Units of kRowGrain rows, matrix after matrix.
+  ParallelRange(pool, n_units, [&](int64_t u0, int64_t u1) {
+    int64_t base = 0;
+    for (int i = 0; i < n_outs; ++i) {
+      const MatMulOutput& o = outs[i];
+      const int64_t a = std::max(u0, base), b = std::min(u1, base + units_of(o));
+      if (a < b) {
+        DotRows(tk, static_cast<const uint8_t*>(o.w), w_row_bytes, (a - base) * kRowGrain,
+                std::min(o.n_rows, (b - base) * kRowGrain), xq, o.y, o.y_stride);
+      }
+      base += units_of(o);
+    }
+  });
+}
+
 void MatMul(const KernelTable& k, DType type, const void* w, int64_t n_rows, int64_t n_cols,
             const float* x, int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool,
             MatMulScratch* scratch) {

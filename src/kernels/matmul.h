@@ -61,6 +61,20 @@ void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_
                      const QuantizedActivations& xq, float* y, int64_t y_stride,
                      ThreadPool* pool);
 
+// One matrix of several that share their weight type and their input.
+struct MatMulOutput {
+  const void* w = nullptr;
+  int64_t n_rows = 0;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+
+// MatMulQuantized for several matrices in one pass over the pool: the
+// threads split the rows of all of them, so a decode step waits for the
+// pool once rather than once per matrix (Q, K and V; gate and up).
+void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* outs, int n_outs,
+                         const QuantizedActivations& xq, ThreadPool* pool);
+
 // QuantizeActivations followed by MatMulQuantized.
 void MatMul(const KernelTable& k, DType type, const void* w, int64_t n_rows, int64_t n_cols,
             const float* x, int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool,

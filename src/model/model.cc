@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 #include <fmt/format.h>
@@ -253,6 +254,31 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
   auto matmul = [&](const Matrix& w, const float* x, float* y) {
     kernels::MatMul(K, w.type, w.data, w.rows, w.cols, x, n, y, w.rows, &pool, &s.matmul);
   };
+  // Matrices with the same input: those that share a weight type take their
+  // activations quantized once and the pool once (a decode step is short
+  // enough that each wait for the pool shows).
+  auto matmuls = [&](std::initializer_list<std::pair<const Matrix*, float*>> ws, const float* x) {
+    std::pair<const Matrix*, float*> left[4];
+    int n_left = 0;
+    for (const auto& p : ws) left[n_left++] = p;
+    while (n_left > 0) {
+      const DType type = left[0].first->type;
+      kernels::MatMulOutput outs[4];
+      int n_outs = 0, n_rest = 0;
+      for (int i = 0; i < n_left; ++i) {
+        const Matrix& w = *left[i].first;
+        if (w.type == type) {
+          outs[n_outs++] = {w.data, w.rows, left[i].second, w.rows};
+        } else {
+          left[n_rest++] = left[i];
+        }
+      }
+      const kernels::QuantizedActivations xq = kernels::QuantizeActivations(
+          K, type, x, left[0].first->cols, n, &pool, &s.matmul);
+      kernels::MatMulQuantizedMany(K, type, outs, n_outs, xq, &pool);
+      n_left = n_rest;
+    }
+  };
 
   // x[t] = token_embd[tokens[t]]                                   [n][n_embd]
   for (int32_t t = 0; t < n; ++t) {
@@ -270,9 +296,8 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
       ops.rms_norm(s.x.data() + t * n_embd, w.attn_norm, s.cur.data() + t * n_embd, n_embd,
                    hp.rms_eps);
     }
-    matmul(w.wq, s.cur.data(), s.q.data());  // q = cur Wq^T         [n][n_embd_q]
-    matmul(w.wk, s.cur.data(), s.k.data());  // k = cur Wk^T         [n][n_embd_kv]
-    matmul(w.wv, s.cur.data(), s.v.data());  // v = cur Wv^T         [n][n_embd_kv]
+    // q = cur Wq^T [n][n_embd_q], k = cur Wk^T and v = cur Wv^T [n][n_embd_kv]
+    matmuls({{&w.wq, s.q.data()}, {&w.wk, s.k.data()}, {&w.wv, s.v.data()}}, s.cur.data());
     for (int32_t t = 0; t < n; ++t) {
       float* q = s.q.data() + t * n_q;
       float* k = s.k.data() + t * n_kv;
@@ -299,8 +324,7 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
       ops.rms_norm(s.x.data() + t * n_embd, w.ffn_norm, s.cur.data() + t * n_embd, n_embd,
                    hp.rms_eps);
     }
-    matmul(w.w_gate, s.cur.data(), s.gate.data());  //               [n][n_ff]
-    matmul(w.w_up, s.cur.data(), s.up.data());      //               [n][n_ff]
+    matmuls({{&w.w_gate, s.gate.data()}, {&w.w_up, s.up.data()}}, s.cur.data());  // [n][n_ff] each
     for (int32_t t = 0; t < n; ++t) {
       ops.swiglu(s.gate.data() + t * n_ff, s.up.data() + t * n_ff, s.gate.data() + t * n_ff, n_ff);
     }
