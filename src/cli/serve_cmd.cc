@@ -65,8 +65,9 @@ int Serve(ServeArgs& a) {
     return 1;
   }
   server::Server& s = *srv.value();
+  const int port = s.port();
   fmt::print(stderr, "glint: listening on http://{}:{}; loading {} model(s)\n", a.options.host,
-             s.port(), specs.size());
+             port, specs.size());
   std::fflush(stderr);
   // The signal thread stops the server; it is joined before the server is
   // destroyed, so it never touches a server being torn down.
@@ -149,8 +150,7 @@ int Serve(ServeArgs& a) {
   fmt::print(stderr,
              "glint: serving on http://{}:{} ({} inference threads, {} parallel sequences); "
              "WebSocket ws://{}:{}/v1/responses\n",
-             a.options.host, s.port(), a.options.n_threads, a.options.parallel, a.options.host,
-             s.port());
+             a.options.host, port, a.options.n_threads, a.options.parallel, a.options.host, port);
   std::fflush(stderr);
   // Run returns once Stop was called. Wake the signal thread if it is
   // still waiting (a thread-directed signal, blocked everywhere, ends its

@@ -259,22 +259,25 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
   // enough that each wait for the pool shows).
   auto matmuls = [&](std::initializer_list<std::pair<const Matrix*, float*>> ws, const float* x) {
     std::pair<const Matrix*, float*> left[4];
+    DCHECK(ws.size() <= 4);
     int n_left = 0;
     for (const auto& p : ws) left[n_left++] = p;
+    const int64_t cols = left[0].first->cols;
     while (n_left > 0) {
       const DType type = left[0].first->type;
       kernels::MatMulOutput outs[4];
       int n_outs = 0, n_rest = 0;
       for (int i = 0; i < n_left; ++i) {
         const Matrix& w = *left[i].first;
+        DCHECK(w.cols == cols);
         if (w.type == type) {
           outs[n_outs++] = {w.data, w.rows, left[i].second, w.rows};
         } else {
           left[n_rest++] = left[i];
         }
       }
-      const kernels::QuantizedActivations xq = kernels::QuantizeActivations(
-          K, type, x, left[0].first->cols, n, &pool, &s.matmul);
+      const kernels::QuantizedActivations xq =
+          kernels::QuantizeActivations(K, type, x, cols, n, &pool, &s.matmul);
       kernels::MatMulQuantizedMany(K, type, outs, n_outs, xq, &pool);
       n_left = n_rest;
     }

@@ -220,11 +220,11 @@ void HttpConnection::Handle() {
   }
   if (path == "/v1/responses" && websocket::is_upgrade(req_)) {
     endpoint_ = "/v1/responses (websocket)";
-    if (!state_.ready.load() || state_.draining.load()) {
-      if (!state_.ready.load()) headers_ += "Retry-After: 1\r\n";
+    if (const bool ready = state_.ready.load(); !ready || state_.draining.load()) {
+      if (!ready) headers_ += "Retry-After: 1\r\n";
       return SendError(ApiError{503, "not_ready",
-                                state_.ready.load() ? "the server is not accepting sessions"
-                                                    : "the models are still loading"});
+                                ready ? "the server is not accepting sessions"
+                                      : "the models are still loading"});
     }
     state_.metrics().CountRequest(endpoint_, 101);
     handed_off_ = true;
@@ -287,11 +287,11 @@ void HttpConnection::Handle() {
     }
     return SendError(ApiError{405, "method_not_allowed", fmt::format("{} takes POST", path)});
   }
-  if (!state_.ready.load() || state_.draining.load()) {
-    if (!state_.ready.load()) headers_ += "Retry-After: 1\r\n";
+  if (const bool ready = state_.ready.load(); !ready || state_.draining.load()) {
+    if (!ready) headers_ += "Retry-After: 1\r\n";
     return SendError(ApiError{503, "not_ready",
-                              state_.ready.load() ? "the server is not accepting requests"
-                                                  : "the models are still loading"});
+                              ready ? "the server is not accepting requests"
+                                    : "the models are still loading"});
   }
   auto body = ParseJson(req_.body());
   if (!body.ok()) return SendError(body.error);

@@ -19,6 +19,7 @@ struct Server::Impl {
   ServerState* state = nullptr;
   std::mutex install_mu;  // orders Install against Stop
   bool stopped = false;
+  int port = 0;  // bound at Create (the acceptor belongs to the event loop after)
 
   void Accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
@@ -112,6 +113,7 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options,
     return Error(StatusCode::kUnavailable, "cannot listen on {}:{}: {}", options.host,
                  options.port, ec.message());
   }
+  s->impl_->port = acc.local_endpoint(ec).port();
   return s;
 }
 
@@ -137,7 +139,7 @@ Server::~Server() {
   state_.reset();
 }
 
-int Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+int Server::port() const { return impl_->port; }
 
 void Server::Run(int n_network_threads) {
   impl_->Accept();

@@ -158,7 +158,9 @@ def test_listens_while_loading_then_serves(glint_bin):
         assert all(a == (503, "loading") for a in answers[:-1]), answers
         rest = ""
         while "serving on" not in rest:
-            rest += proc.stderr.readline()
+            line = proc.stderr.readline()
+            assert line, "glint serve ended before serving:\n" + rest
+            rest += line
         assert f"serving on http://127.0.0.1:{port} " in rest, rest
     finally:
         proc.terminate()

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <tuple>
 #include <vector>
@@ -112,6 +113,56 @@ TEST(MatMulQuantizedTest, SharedActivationsAcrossMatrices) {
     MatMulScratch other;
     MatMul(k, t, w.data(), rows, cols, x.data(), n_tokens, y2.data(), rows, nullptr, &other);
     ASSERT_EQ(y1, y2) << DTypeName(t);
+  }
+}
+
+// Several matrices in one pass (MatMulQuantizedMany) equal one pass each,
+// and every output equals the dot product its token's reference order asks
+// for: with a reference batch in which some tokens take the batched order
+// and some do not, the eight-row kernels (and their two-token pairing) and
+// the multi-token kernels meet in one product. Row counts that are not
+// multiples of the 16-row grain, with and without a pool.
+TEST(MatMulQuantizedTest, ManyMatricesInOnePassEqualOneEach) {
+  const KernelTable& k = ActiveKernels();
+  std::mt19937 rng(9);
+  ThreadPool pool2(2);
+  for (DType t : {DType::kQ4_1, DType::kQ4_K, DType::kQ6_K}) {
+    const int64_t cols = GetDTypeInfo(t).block_size == 256 ? 512 : 576;
+    const int64_t rows[3] = {40, 24, 9};
+    std::vector<std::vector<uint8_t>> w;
+    for (int64_t r : rows) w.push_back(testing::RandomWeights(rng, t, r * cols));
+    for (int64_t n_tokens : {1, 5, 13}) {
+      for (int64_t ref_batch : {int64_t{1}, int64_t{14}, int64_t{16}}) {
+        const std::vector<float> x = testing::RandomFloats(rng, cols * n_tokens);
+        MatMulScratch scratch;
+        scratch.ref_batch = ref_batch;
+        const QuantizedActivations xq =
+            QuantizeActivations(k, t, x.data(), cols, n_tokens, &pool2, &scratch);
+        for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool2}) {
+          std::vector<std::vector<float>> many(3), one(3);
+          MatMulOutput outs[3];
+          for (int i = 0; i < 3; ++i) {
+            many[i].assign(rows[i] * n_tokens + 4, -7.0f);
+            one[i].assign(rows[i] * n_tokens + 4, -7.0f);
+            outs[i] = {w[i].data(), rows[i], many[i].data(), rows[i]};
+          }
+          MatMulQuantizedMany(k, t, outs, 3, xq, pool);
+          for (int i = 0; i < 3; ++i) {
+            MatMulQuantized(k, t, w[i].data(), rows[i], xq, one[i].data(), rows[i], pool);
+            ASSERT_EQ(many[i], one[i]) << DTypeName(t) << " matrix " << i;
+            for (int64_t tk = 0; tk < n_tokens; ++tk) {
+              const VecDotFn dot = k[t].DotFor(ref_batch, tk);
+              const auto* xt = static_cast<const uint8_t*>(xq.data) + tk * xq.row_bytes;
+              for (int64_t r = 0; r < rows[i]; ++r) {
+                const float want = dot(cols, w[i].data() + r * RowBytes(t, cols), xt);
+                ASSERT_EQ(std::memcmp(&many[i][tk * rows[i] + r], &want, 4), 0)
+                    << DTypeName(t) << " batch " << ref_batch << " token " << tk << " row " << r;
+              }
+            }
+          }
+        }
+      }
+    }
   }
 }
 

@@ -232,10 +232,10 @@ inline void WeightedSlot(const uint16_t* v, int64_t v_stride, int32_t n_pos, con
   }
   // The rows are slots * v_stride apart, too far for the hardware
   // prefetcher: fetch a few steps ahead.
-  const int64_t ahead = 4 * static_cast<int64_t>(slots) * v_stride;
+  const int32_t ahead = 4 * slots;
   for (int32_t j = r; j < n_pos; j += slots) {
     const uint16_t* vj = v + j * v_stride;
-    __builtin_prefetch(vj + ahead);
+    if (j + ahead < n_pos) __builtin_prefetch(vj + ahead * v_stride);
     __m256 vv[C];
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) vv[c] = LoadHalf8(vj + 8 * c);

@@ -26,9 +26,18 @@
 #include <cstdint>
 
 #include "kernels/blocks.h"
-#include "kernels/x86/simd.h"
 
 namespace glint::kernels::x86 {
+
+// As avx2::HsumF32 (4+4, 2+2, 1+1). Not that one: simd.h's inline helpers
+// are built for AVX2 only, and this header is also compiled with
+// -mavxvnni; `static` keeps each file's copy its own.
+static inline float HsumF32X8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
 
 // dot(qx, row) returns the eight i32 sums of four u8 (qx) x s8 (row)
 // products each, as the block's single-token kernel forms them.
@@ -71,14 +80,14 @@ inline void Q4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,
   }
   alignas(32) float sm[8];
   _mm256_store_ps(sm, summs);
-  out[0] = avx2::HsumF32(a0) + sm[0];
-  out[1] = avx2::HsumF32(a1) + sm[1];
-  out[2] = avx2::HsumF32(a2) + sm[2];
-  out[3] = avx2::HsumF32(a3) + sm[3];
-  out[4] = avx2::HsumF32(a4) + sm[4];
-  out[5] = avx2::HsumF32(a5) + sm[5];
-  out[6] = avx2::HsumF32(a6) + sm[6];
-  out[7] = avx2::HsumF32(a7) + sm[7];
+  out[0] = HsumF32X8(a0) + sm[0];
+  out[1] = HsumF32X8(a1) + sm[1];
+  out[2] = HsumF32X8(a2) + sm[2];
+  out[3] = HsumF32X8(a3) + sm[3];
+  out[4] = HsumF32X8(a4) + sm[4];
+  out[5] = HsumF32X8(a5) + sm[5];
+  out[6] = HsumF32X8(a6) + sm[6];
+  out[7] = HsumF32X8(a7) + sm[7];
 }
 
 }  // namespace glint::kernels::x86
