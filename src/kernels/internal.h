@@ -138,6 +138,8 @@ void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t
 size_t Q6KRows8BlockBytes();
 void RepackQ6KRows8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
+void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                float* state);
 
 void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void Softmax(float* x, int64_t n);
@@ -168,6 +170,8 @@ void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
 void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
                                 float* state);
 void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
+void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                float* state);
 
 }  // namespace avxvnni
 #endif

@@ -137,6 +137,7 @@ KernelTable MakeAvx2Table() {
   at(DType::kQ4_K).rows8_block_bytes = avx2::Q4KRows8BlockBytes();
   at(DType::kQ6_K).rows8_repack = avx2::RepackQ6KRows8;
   at(DType::kQ6_K).rows8_dot_batched = avx2::VecDotQ6KQ8KBatchedRows8;
+  at(DType::kQ6_K).rows8_dot_batched_x2 = avx2::VecDotQ6KQ8KBatchedRows8X2;
   at(DType::kQ6_K).rows8_block_bytes = avx2::Q6KRows8BlockBytes();
   return t;
 }
@@ -160,6 +161,7 @@ KernelTable MakeAvxVnniTable() {
   at(DType::kQ4_K).rows8_dot_batched = avxvnni::VecDotQ4KQ8KBatchedRows8;
   at(DType::kQ4_K).rows8_dot_batched_x2 = avxvnni::VecDotQ4KQ8KBatchedRows8X2;
   at(DType::kQ6_K).rows8_dot_batched = avxvnni::VecDotQ6KQ8KBatchedRows8;
+  at(DType::kQ6_K).rows8_dot_batched_x2 = avxvnni::VecDotQ6KQ8KBatchedRows8X2;
   return t;
 }
 #endif

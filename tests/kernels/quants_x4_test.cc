@@ -202,7 +202,8 @@ TEST_P(VecDotX4Test, Rows8TwoTokenKernelBitIdenticalPerToken) {
       std::vector<uint8_t> packed(static_cast<size_t>(n / GetDTypeInfo(t).block_size) *
                                   k.rows8_block_bytes);
       k.rows8_repack(n, wb.data(), row, packed.data());
-      const size_t a_stride = RowBytes(at, n) + 10;  // rows apart by more than their size
+      // Rows apart by more than their size, each still aligned for its type.
+      const size_t a_stride = RowBytes(at, n) + 4 * testing::RowAlignment(at);
       for (Fill f0 : {Fill::kNormal, Fill::kExtremes, Fill::kAllZero}) {
         for (Fill f1 : {Fill::kWithZeros, Fill::kNormal, Fill::kExtremes}) {
           OffsetBuffer ab(2 * a_stride, testing::RowAlignment(at) * (n % 3));

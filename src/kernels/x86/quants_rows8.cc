@@ -236,4 +236,55 @@ void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
   _mm256_storeu_ps(state, acc);
 }
 
+// VecDotQ6KQ8KBatchedRows8 for two tokens: each packed weight vector is
+// loaded once for both. Per token the operations are those of the one-token
+// kernel, in its order (the integer sums are exact in any order).
+void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                float* state) {
+  const auto* bx = static_cast<const Q6KRows8*>(xr);
+  const auto* by0 = static_cast<const BlockQ8K*>(y);
+  const auto* by1 = reinterpret_cast<const BlockQ8K*>(static_cast<const uint8_t*>(y) + y_stride);
+  __m256 acc0 = _mm256_loadu_ps(state), acc1 = _mm256_loadu_ps(state + 16);
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const Q6KRows8& b = bx[i];
+    const BlockQ8K& a0 = by0[i];
+    const BlockQ8K& a1 = by1[i];
+    __m256i offset0 = _mm256_setzero_si256(), offset1 = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      const __m256i sc = Load256(b.sc_pair[j]);
+      offset0 = _mm256_add_epi32(offset0, _mm256_madd_epi16(sc, _mm256_set1_epi32(I16Pair(
+                                                                     a0.bsums[2 * j], a0.bsums[2 * j + 1]))));
+      offset1 = _mm256_add_epi32(offset1, _mm256_madd_epi16(sc, _mm256_set1_epi32(I16Pair(
+                                                                     a1.bsums[2 * j], a1.bsums[2 * j + 1]))));
+    }
+    __m256i sumi0 = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset0), 5);
+    __m256i sumi1 = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset1), 5);
+    for (int v = 0; v < 8; ++v) {
+      for (int half = 0; half < 2; ++half) {
+        const __m256i sc = Load256(b.sc_dup[2 * v + half]);
+#pragma GCC unroll 2
+        for (int q = 4 * half; q < 4 * half + 4; q += 2) {
+          int32_t x0, x1, z0, z1;
+          std::memcpy(&x0, a0.qs + 32 * v + 4 * q, 4);
+          std::memcpy(&x1, a0.qs + 32 * v + 4 * q + 4, 4);
+          std::memcpy(&z0, a1.qs + 32 * v + 4 * q, 4);
+          std::memcpy(&z1, a1.qs + 32 * v + 4 * q + 4, 4);
+          const __m256i w0 = Load256(b.qs[v][q]), w1 = Load256(b.qs[v][q + 1]);
+          const __m256i p0 = _mm256_add_epi16(_mm256_maddubs_epi16(w0, _mm256_set1_epi32(x0)),
+                                              _mm256_maddubs_epi16(w1, _mm256_set1_epi32(x1)));
+          const __m256i p1 = _mm256_add_epi16(_mm256_maddubs_epi16(w0, _mm256_set1_epi32(z0)),
+                                              _mm256_maddubs_epi16(w1, _mm256_set1_epi32(z1)));
+          sumi0 = _mm256_add_epi32(sumi0, _mm256_madd_epi16(p0, sc));
+          sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(p1, sc));
+        }
+      }
+    }
+    const __m256 dx = _mm256_loadu_ps(b.d);
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(a0.d), _mm256_mul_ps(_mm256_cvtepi32_ps(sumi0), dx), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(a1.d), _mm256_mul_ps(_mm256_cvtepi32_ps(sumi1), dx), acc1);
+  }
+  _mm256_storeu_ps(state, acc0);
+  _mm256_storeu_ps(state + 16, acc1);
+}
+
 }  // namespace glint::kernels::avx2

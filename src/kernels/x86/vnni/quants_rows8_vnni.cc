@@ -164,4 +164,55 @@ void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
   _mm256_storeu_ps(state, acc);
 }
 
+// VecDotQ6KQ8KBatchedRows8 for two tokens: each packed weight vector is
+// loaded once for both; four sub-blocks at a time, so that the two tokens'
+// eight chains of vpdpbusd fit in registers. Per token the float operations
+// are the one-token kernel's.
+void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                float* state) {
+  const auto* bx = static_cast<const Q6KRows8*>(xr);
+  const auto* by0 = static_cast<const BlockQ8K*>(y);
+  const auto* by1 = reinterpret_cast<const BlockQ8K*>(static_cast<const uint8_t*>(y) + y_stride);
+  __m256 acc0 = _mm256_loadu_ps(state), acc1 = _mm256_loadu_ps(state + 16);
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const Q6KRows8& b = bx[i];
+    const BlockQ8K& a0 = by0[i];
+    const BlockQ8K& a1 = by1[i];
+    __m256i offset0 = _mm256_setzero_si256(), offset1 = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      const __m256i sc = Load256(b.sc_pair[j]);
+      offset0 = _mm256_add_epi32(
+          offset0, _mm256_madd_epi16(sc, _mm256_set1_epi32(I16Pair(a0.bsums[2 * j], a0.bsums[2 * j + 1]))));
+      offset1 = _mm256_add_epi32(
+          offset1, _mm256_madd_epi16(sc, _mm256_set1_epi32(I16Pair(a1.bsums[2 * j], a1.bsums[2 * j + 1]))));
+    }
+    __m256i sumi0 = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset0), 5);
+    __m256i sumi1 = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset1), 5);
+    for (int v0 = 0; v0 < 8; v0 += 2) {
+      __m256i p0[4], p1[4];
+      for (int k = 0; k < 4; ++k) p0[k] = p1[k] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {  // sub-block 2 v0 + k: run v0 + k/2, quads 4 (k%2) ..
+          const int v = v0 + k / 2, qq = 4 * (k % 2) + q;
+          const __m256i w = Load256(b.qs[v][qq]);
+          p0[k] = _mm256_dpbusd_avx_epi32(p0[k], w, Quad(a0.qs + 32 * v + 4 * qq));
+          p1[k] = _mm256_dpbusd_avx_epi32(p1[k], w, Quad(a1.qs + 32 * v + 4 * qq));
+        }
+      }
+      for (int k = 0; k < 4; ++k) {
+        const __m256i sc = _mm256_srai_epi32(Load256(b.sc_dup[2 * v0 + k]), 16);
+        sumi0 = _mm256_add_epi32(sumi0, _mm256_mullo_epi32(p0[k], sc));
+        sumi1 = _mm256_add_epi32(sumi1, _mm256_mullo_epi32(p1[k], sc));
+      }
+    }
+    const __m256 dx = _mm256_loadu_ps(b.d);
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(a0.d), _mm256_mul_ps(_mm256_cvtepi32_ps(sumi0), dx), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(a1.d), _mm256_mul_ps(_mm256_cvtepi32_ps(sumi1), dx), acc1);
+  }
+  _mm256_storeu_ps(state, acc0);
+  _mm256_storeu_ps(state + 16, acc1);
+}
+
 }  // namespace glint::kernels::avxvnni
