@@ -1,7 +1,9 @@
 // glint bench: prompt-processing and generation speed of one model, measured
 // the way the reference's llama-bench does (pp: N prompt tokens in one
 // request; tg: N tokens decoded one at a time), so that bench/e2e can put
-// the two engines side by side.
+// the two engines side by side. With --parallel P, tg decodes P sequences
+// together (one batched forward pass per step, as the server's scheduler
+// does) and reports their aggregate tokens/s.
 #include <algorithm>
 #include <cstdio>
 #include <vector>
@@ -26,6 +28,7 @@ struct BenchOptions {
   int reps = 3;
   int threads = 0;
   int32_t batch = 64;
+  int32_t parallel = 1;  // sequences decoded together in tg
   bool json = false;
 };
 
@@ -51,57 +54,65 @@ int Bench(const BenchOptions& o) {
   const int threads = o.threads > 0 ? o.threads : ThreadPool::HardwareThreads();
   ThreadPool pool(threads);
   const int32_t n_ctx = std::max(o.n_prompt, o.depth + o.n_gen) + 1;
-  auto kv = model.NewKvCache(n_ctx);
-  auto scratch = model.NewScratch(o.batch);
-  std::vector<float> logits(n_vocab);
+  const int32_t P = o.parallel;
+  std::vector<std::unique_ptr<model::KvCache>> kvs;
+  for (int32_t s = 0; s < P; ++s) kvs.push_back(model.NewKvCache(n_ctx));
+  model::KvCache& kv = *kvs[0];
+  auto scratch = model.NewScratch(std::max(o.batch, P));
+  std::vector<float> logits(static_cast<size_t>(n_vocab) * P);
   std::vector<double> pp, tg;
+  auto fail = [](const Status& st) {
+    std::fprintf(stderr, "glint: %s\n", st.message().c_str());
+    return 1;
+  };
 
   for (int r = 0; r < o.reps; ++r) {
     if (o.n_prompt > 0) {
       auto prompt = BenchTokens(o.n_prompt, n_vocab);
-      kv->Clear();
+      kv.Clear();
       auto start = Clock::now();
-      Status st = model.Forward(prompt.data(), o.n_prompt, *kv, logits.data(), false, pool, *scratch);
-      if (!st.ok()) {
-        std::fprintf(stderr, "glint: %s\n", st.message().c_str());
-        return 1;
-      }
+      Status st = model.Forward(prompt.data(), o.n_prompt, kv, logits.data(), false, pool, *scratch);
+      if (!st.ok()) return fail(st);
       pp.push_back(o.n_prompt / SecondsSince(start));
     }
     if (o.n_gen > 0) {
-      kv->Clear();
       auto fill = BenchTokens(std::max(o.depth, 1), n_vocab);
-      Status st = model.Forward(fill.data(), static_cast<int32_t>(fill.size()), *kv, logits.data(),
-                                false, pool, *scratch);
-      if (!st.ok()) {
-        std::fprintf(stderr, "glint: %s\n", st.message().c_str());
-        return 1;
+      for (int32_t s = 0; s < P; ++s) {
+        kvs[s]->Clear();
+        Status st = model.Forward(fill.data(), static_cast<int32_t>(fill.size()), *kvs[s],
+                                  logits.data() + static_cast<size_t>(s) * n_vocab, false, pool,
+                                  *scratch);
+        if (!st.ok()) return fail(st);
       }
+      std::vector<model::KvCache*> step_kvs;
+      for (auto& c : kvs) step_kvs.push_back(c.get());
+      std::vector<int32_t> next(P);
       auto start = Clock::now();
       for (int32_t i = 0; i < o.n_gen; ++i) {
-        int32_t next = sampling::Argmax(logits.data(), n_vocab);
-        st = model.Forward(&next, 1, *kv, logits.data(), false, pool, *scratch);
-        if (!st.ok()) {
-          std::fprintf(stderr, "glint: %s\n", st.message().c_str());
-          return 1;
+        for (int32_t s = 0; s < P; ++s) {
+          next[s] = sampling::Argmax(logits.data() + static_cast<size_t>(s) * n_vocab, n_vocab);
         }
+        Status st = P == 1 ? model.Forward(next.data(), 1, kv, logits.data(), false, pool, *scratch)
+                           : model.ForwardDecode(next.data(), step_kvs.data(), P, logits.data(),
+                                                 pool, *scratch);
+        if (!st.ok()) return fail(st);
       }
-      tg.push_back(o.n_gen / SecondsSince(start));
+      tg.push_back(static_cast<double>(o.n_gen) * P / SecondsSince(start));
     }
   }
   const auto& hp = model.hparams();
   if (o.json) {
     nlohmann::json out = {{"model", hp.name}, {"arch", hp.arch}, {"quant", model.QuantName()},
                           {"threads", threads}, {"n_prompt", o.n_prompt}, {"n_gen", o.n_gen},
-                          {"depth", o.depth}, {"reps", o.reps}, {"pp_tok_s", Median(pp)},
+                          {"depth", o.depth}, {"parallel", P}, {"reps", o.reps}, {"pp_tok_s", Median(pp)},
                           {"tg_tok_s", Median(tg)}, {"pp_runs", pp}, {"tg_runs", tg}};
     fmt::print("{}\n", out.dump());
   } else {
     fmt::print("{} ({}, {}), {} threads\n", hp.name, hp.arch, model.QuantName(), threads);
     if (!pp.empty()) fmt::print("pp{:<5} {:8.1f} tok/s (median of {})\n", o.n_prompt, Median(pp), pp.size());
     if (!tg.empty()) {
-      fmt::print("tg{:<5} {:8.1f} tok/s (median of {}, depth {})\n", o.n_gen, Median(tg), tg.size(),
-                 o.depth);
+      fmt::print("tg{:<5} {:8.1f} tok/s (median of {}, depth {}{})\n", o.n_gen, Median(tg), tg.size(),
+                 o.depth, P > 1 ? fmt::format(", {} sequences together", P) : "");
     }
   }
   return 0;
@@ -125,6 +136,9 @@ Runner AddBenchCommand(CLI::App& app) {
   cmd->add_option("-t,--threads", o->threads, "Threads (default: all cores)");
   cmd->add_option("-b,--batch", o->batch, "Tokens per forward chunk during prefill")
       ->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_option("--parallel", o->parallel,
+                  "Sequences decoded together during tg (their aggregate tok/s is reported)")
+      ->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_flag("--json", o->json, "Print one JSON object");
   return [o] { return Bench(*o); };
 }

@@ -141,6 +141,15 @@ void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
 void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
                                 float* state);
 
+// Eight Q4_1 / Q8_0 rows repacked at load, single-token order
+// (x86/packed8.cc), bit-identical to VecDotQ4_1Q8_1 / VecDotQ8_0Q8_0 per row.
+size_t Q4_1Packed8BlockBytes();
+void RepackQ4_1Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
+void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out);
+size_t Q8_0Packed8BlockBytes();
+void RepackQ8_0Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
+void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);
+
 void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void Softmax(float* x, int64_t n);
 void Swiglu(const float* gate, const float* up, float* out, int64_t n);
@@ -172,6 +181,8 @@ void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t
 void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
 void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
                                 float* state);
+void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out);
+void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);
 
 }  // namespace avxvnni
 #endif

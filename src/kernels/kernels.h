@@ -52,6 +52,15 @@ using VecDotRows8Fn = void (*)(int64_t n, const void* xr, const void* y, float* 
 // state and state + 16: each packed weight block is loaded once for both.
 using VecDotRows8X2Fn = void (*)(int64_t n, const void* xr, const void* y, size_t y_stride,
                                  float* state);
+// Eight weight rows repacked once, when the model loads, for single-token
+// products (decode), in a layout of the kernel's own: packed8_repack (a
+// RepackRows8Fn) writes the n / block_size blocks of rows x, x +
+// x_row_bytes, ... (packed8_block_bytes each: as many bytes as the eight
+// rows' blocks); VecDotPacked8Fn writes the eight rows' dot products with
+// one activation row to out[0..8), each bit-identical to vec_dot on that
+// row. A packed matrix (kernels::PackRows8) holds its groups of eight rows
+// one after another.
+using VecDotPacked8Fn = void (*)(int64_t n, const void* xr, const void* y, float* out);
 
 // The reference engine evaluates a prompt in batches; for some weight types
 // its matrix product then sums each output in another order than its
@@ -78,6 +87,9 @@ struct TypeKernels {
   VecDotRows8Fn rows8_dot_batched = nullptr;  // eight rows of vec_dot_batched
   VecDotRows8X2Fn rows8_dot_batched_x2 = nullptr;  // the same for two tokens; nullptr: none
   size_t rows8_block_bytes = 0;
+  RepackRows8Fn packed8_repack = nullptr;   // nullptr: no packed single-token kernel
+  VecDotPacked8Fn packed8_dot = nullptr;
+  size_t packed8_block_bytes = 0;
 
   // The dot product for token `index` of a reference batch of `batch` tokens.
   VecDotFn DotFor(int64_t batch, int64_t index) const {

@@ -103,11 +103,29 @@ int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, in
 }
 
 void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0, int64_t r1,
-             const QuantizedActivations& xq, float* y, int64_t y_stride) {
+             const QuantizedActivations& xq, float* y, int64_t y_stride, const void* packed8) {
   const auto* act = static_cast<const uint8_t*>(xq.data);
   const int64_t n = xq.n_cols;
   if (xq.n_tokens == 1) {
     const VecDotFn dot = tk.DotFor(xq.ref_batch, xq.ref_first);
+    if (packed8 != nullptr && dot == tk.vec_dot && tk.packed8_dot != nullptr) {
+      // Eight rows per call from the load-time packing (r0 is a multiple of
+      // the grain, r1 too or the row count, itself a multiple of 8).
+      DCHECK(r0 % 8 == 0 && r1 % 8 == 0);
+      const size_t group_bytes =
+          static_cast<size_t>(n / GetDTypeInfo(xq.type).block_size) * tk.packed8_block_bytes;
+      const auto* p = static_cast<const uint8_t*>(packed8);
+      const size_t end = static_cast<size_t>(r1 / 8) * group_bytes;
+      for (int64_t r = r0; r < r1; r += 8) {
+        const size_t at = static_cast<size_t>(r / 8) * group_bytes;
+        for (size_t b = at + kPrefetchBytes; b < at + kPrefetchBytes + group_bytes && b < end;
+             b += 64) {
+          __builtin_prefetch(p + b, 0, 3);
+        }
+        tk.packed8_dot(n, p + at, act, y + r);
+      }
+      return;
+    }
     // One token streams each weight once: fetch a few rows ahead into L1 so
     // the dot products do not wait on memory (the hardware prefetcher alone
     // leaves decode latency-bound).
@@ -252,7 +270,7 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
 
 void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_rows,
                      const QuantizedActivations& xq, float* y, int64_t y_stride,
-                     ThreadPool* pool) {
+                     ThreadPool* pool, const void* packed8) {
   const TypeKernels& tk = k[type];
   CHECK(tk.vec_dot != nullptr);
   CHECK(xq.type == tk.vec_dot_type);
@@ -262,7 +280,7 @@ void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_
   ParallelRange(pool, n_units, [&](int64_t u0, int64_t u1) {
     const int64_t r0 = u0 * kRowGrain;
     const int64_t r1 = std::min(n_rows, u1 * kRowGrain);
-    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride);
+    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride, packed8);
   });
 }
 
@@ -283,7 +301,7 @@ void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* o
       const int64_t a = std::max(u0, base), b = std::min(u1, base + units_of(o));
       if (a < b) {
         DotRows(tk, static_cast<const uint8_t*>(o.w), w_row_bytes, (a - base) * kRowGrain,
-                std::min(o.n_rows, (b - base) * kRowGrain), xq, o.y, o.y_stride);
+                std::min(o.n_rows, (b - base) * kRowGrain), xq, o.y, o.y_stride, o.packed8);
       }
       base += units_of(o);
     }
@@ -292,10 +310,27 @@ void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* o
 
 void MatMul(const KernelTable& k, DType type, const void* w, int64_t n_rows, int64_t n_cols,
             const float* x, int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool,
-            MatMulScratch* scratch) {
+            MatMulScratch* scratch, const void* packed8) {
   const QuantizedActivations xq =
       QuantizeActivations(k, type, x, n_cols, n_tokens, pool, scratch);
-  MatMulQuantized(k, type, w, n_rows, xq, y, y_stride, pool);
+  MatMulQuantized(k, type, w, n_rows, xq, y, y_stride, pool, packed8);
+}
+
+AlignedBuffer<uint8_t> PackRows8(const KernelTable& k, DType type, const void* w, int64_t n_rows,
+                                 int64_t n_cols) {
+  const TypeKernels& tk = k[type];
+  AlignedBuffer<uint8_t> out;
+  if (tk.packed8_repack == nullptr || n_rows % 8 != 0 || n_rows == 0) return out;
+  const size_t row_bytes = RowBytes(type, n_cols);
+  const size_t group_bytes =
+      static_cast<size_t>(n_cols / GetDTypeInfo(type).block_size) * tk.packed8_block_bytes;
+  out.ResizeUninitialized(group_bytes * static_cast<size_t>(n_rows / 8));
+  const auto* src = static_cast<const uint8_t*>(w);
+  for (int64_t g = 0; g < n_rows / 8; ++g) {
+    tk.packed8_repack(n_cols, src + static_cast<size_t>(8 * g) * row_bytes, row_bytes,
+                      out.data() + static_cast<size_t>(g) * group_bytes);
+  }
+  return out;
 }
 
 }  // namespace glint::kernels

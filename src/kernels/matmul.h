@@ -55,11 +55,20 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
                                          int64_t n_cols, int64_t n_tokens, ThreadPool* pool,
                                          MatMulScratch* scratch);
 
+// w's rows repacked in groups of eight for k[type].packed8_dot (single-
+// token products; see TypeKernels), or an empty buffer when the table has
+// no such kernel for type or n_rows is not a multiple of 8. The packing
+// belongs to that table and the tables that share its packed8_repack.
+AlignedBuffer<uint8_t> PackRows8(const KernelTable& k, DType type, const void* w, int64_t n_rows,
+                                 int64_t n_cols);
+
 // y[t * y_stride + r] = dot(row r of w, token t of xq). W rows are
 // RowBytes(type, xq.n_cols) bytes each; xq.type must be type's vec_dot_type.
+// packed8, when not nullptr, holds the same rows as PackRows8 packs them:
+// single-token products read it instead of w.
 void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_rows,
                      const QuantizedActivations& xq, float* y, int64_t y_stride,
-                     ThreadPool* pool);
+                     ThreadPool* pool, const void* packed8 = nullptr);
 
 // One matrix of several that share their weight type and their input.
 struct MatMulOutput {
@@ -67,6 +76,7 @@ struct MatMulOutput {
   int64_t n_rows = 0;
   float* y = nullptr;
   int64_t y_stride = 0;
+  const void* packed8 = nullptr;  // as MatMulQuantized's
 };
 
 // MatMulQuantized for several matrices in one pass over the pool: the
@@ -78,6 +88,6 @@ void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* o
 // QuantizeActivations followed by MatMulQuantized.
 void MatMul(const KernelTable& k, DType type, const void* w, int64_t n_rows, int64_t n_cols,
             const float* x, int64_t n_tokens, float* y, int64_t y_stride, ThreadPool* pool,
-            MatMulScratch* scratch);
+            MatMulScratch* scratch, const void* packed8 = nullptr);
 
 }  // namespace glint::kernels

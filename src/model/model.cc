@@ -98,7 +98,21 @@ Status Model::Bind() {
   }
   weight_bytes_ = 0;
   for (const auto& t : f.tensors()) weight_bytes_ += t.n_bytes;
+  PackForDecode();
   return Status::Ok();
+}
+
+void Model::PackForDecode() {
+  auto pack = [&](Matrix& m) {
+    AlignedBuffer<uint8_t> p = kernels::PackRows8(*kernels_, m.type, m.data, m.rows, m.cols);
+    if (p.size() == 0) return;
+    m.packed8 = p.data();
+    packed_.push_back(std::move(p));
+  };
+  for (LayerWeights& w : layers_) {
+    for (Matrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) pack(*m);
+  }
+  pack(output_);
 }
 
 std::string Model::QuantName() const { return file_->DominantTypeName(); }
@@ -252,7 +266,8 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
   s.matmul.ref_batch = s.ref_batch;
   s.matmul.ref_first = s.ref_first;
   auto matmul = [&](const Matrix& w, const float* x, float* y) {
-    kernels::MatMul(K, w.type, w.data, w.rows, w.cols, x, n, y, w.rows, &pool, &s.matmul);
+    kernels::MatMul(K, w.type, w.data, w.rows, w.cols, x, n, y, w.rows, &pool, &s.matmul,
+                    w.packed8);
   };
   // Matrices with the same input: those that share a weight type take their
   // activations quantized once and the pool once (a decode step is short
@@ -271,7 +286,7 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
         const Matrix& w = *left[i].first;
         DCHECK(w.cols == cols);
         if (w.type == type) {
-          outs[n_outs++] = {w.data, w.rows, left[i].second, w.rows};
+          outs[n_outs++] = {w.data, w.rows, left[i].second, w.rows, w.packed8};
         } else {
           left[n_rest++] = left[i];
         }
@@ -349,7 +364,7 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
                  n_embd, hp.rms_eps);
   }
   kernels::MatMul(K, output_.type, output_.data, output_.rows, output_.cols, s.cur.data(), rows,
-                  logits, output_.rows, &pool, &s.matmul);
+                  logits, output_.rows, &pool, &s.matmul, output_.packed8);
 }
 
 // Of `count` units costing `cost` each, whose cumulative cost starts at

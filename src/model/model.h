@@ -25,6 +25,9 @@ struct Matrix {
   int64_t cols = 0;
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
+  // The rows repacked at load for single-token products (kernels::
+  // PackRows8), owned by the Model; nullptr when the type has no such kernel.
+  const uint8_t* packed8 = nullptr;
 };
 
 struct LayerWeights {
@@ -89,6 +92,8 @@ class Model {
  private:
   Model() = default;
   Status Bind();
+  // Repacks the matrices that decode reads for the kernels' packed layout.
+  void PackForDecode();
   Status CheckTokens(const int32_t* tokens, int32_t n) const;
   // Evaluates n tokens; token t goes to position pos[t] of *kvs[t]. Logits
   // of every token (all_logits) or of the last one.
@@ -104,6 +109,7 @@ class Model {
   const float* output_norm_ = nullptr;
   Matrix output_;                    // [n_vocab x n_embd] (token_embd when tied)
   std::vector<LayerWeights> layers_;
+  std::vector<AlignedBuffer<uint8_t>> packed_;  // what Matrix::packed8 points into
   size_t weight_bytes_ = 0;
 };
 

@@ -120,7 +120,8 @@ TEST(MatMulQuantizedTest, SharedActivationsAcrossMatrices) {
 // and every output equals the dot product its token's reference order asks
 // for: with a reference batch in which some tokens take the batched order
 // and some do not, the eight-row kernels (and their two-token pairing) and
-// the multi-token kernels meet in one product. Row counts that are not
+// the multi-token kernels meet in one product; single tokens read the
+// load-time packing where the type has one. Row counts that are not
 // multiples of the 16-row grain, with and without a pool.
 TEST(MatMulQuantizedTest, ManyMatricesInOnePassEqualOneEach) {
   const KernelTable& k = ActiveKernels();
@@ -131,6 +132,13 @@ TEST(MatMulQuantizedTest, ManyMatricesInOnePassEqualOneEach) {
     const int64_t rows[3] = {40, 24, 9};
     std::vector<std::vector<uint8_t>> w;
     for (int64_t r : rows) w.push_back(testing::RandomWeights(rng, t, r * cols));
+    // The load-time packing where the type has it (Q4_1; not for 9 rows):
+    // single-token products read it instead of w.
+    std::vector<AlignedBuffer<uint8_t>> packed;
+    for (int i = 0; i < 3; ++i) packed.push_back(PackRows8(k, t, w[i].data(), rows[i], cols));
+    auto packed_of = [&](int i) -> const void* {
+      return packed[i].size() > 0 ? packed[i].data() : nullptr;
+    };
     for (int64_t n_tokens : {1, 5, 13}) {
       for (int64_t ref_batch : {int64_t{1}, int64_t{14}, int64_t{16}}) {
         const std::vector<float> x = testing::RandomFloats(rng, cols * n_tokens);
@@ -144,11 +152,12 @@ TEST(MatMulQuantizedTest, ManyMatricesInOnePassEqualOneEach) {
           for (int i = 0; i < 3; ++i) {
             many[i].assign(rows[i] * n_tokens + 4, -7.0f);
             one[i].assign(rows[i] * n_tokens + 4, -7.0f);
-            outs[i] = {w[i].data(), rows[i], many[i].data(), rows[i]};
+            outs[i] = {w[i].data(), rows[i], many[i].data(), rows[i], packed_of(i)};
           }
           MatMulQuantizedMany(k, t, outs, 3, xq, pool);
           for (int i = 0; i < 3; ++i) {
-            MatMulQuantized(k, t, w[i].data(), rows[i], xq, one[i].data(), rows[i], pool);
+            MatMulQuantized(k, t, w[i].data(), rows[i], xq, one[i].data(), rows[i], pool,
+                            packed_of(i));
             ASSERT_EQ(many[i], one[i]) << DTypeName(t) << " matrix " << i;
             for (int64_t tk = 0; tk < n_tokens; ++tk) {
               const VecDotFn dot = k[t].DotFor(ref_batch, tk);

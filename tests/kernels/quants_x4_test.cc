@@ -10,6 +10,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/kernels.h"
+#include "kernels/matmul.h"
 #include "test_util.h"
 
 namespace glint::kernels {
@@ -237,6 +238,66 @@ TEST_P(VecDotX4Test, Rows8TwoTokenKernelBitIdenticalPerToken) {
     }
   }
   if (checked == 0) GTEST_SKIP() << "no two-token eight-row kernel for " << DTypeName(t);
+}
+
+// The load-time eight-row packing (packed8_repack + packed8_dot, the decode
+// path) against the scalar single-token kernel row by row, with padded
+// weight rows and misaligned activations; and PackRows8 over a whole matrix
+// against the same packing group by group.
+TEST_P(VecDotX4Test, Packed8BitIdenticalToScalarPerRow) {
+  const DType t = GetParam();
+  const KernelTable& g = GenericKernels();
+  const DType at = g[t].vec_dot_type;
+  std::mt19937 rng(71);
+  int checked = 0;
+  for (const KernelTable* simd : testing::SimdTables()) {
+    const TypeKernels& k = (*simd)[t];
+    if (k.packed8_dot == nullptr) continue;
+    ASSERT_NE(k.packed8_repack, nullptr);
+    const int64_t bs = GetDTypeInfo(t).block_size;
+    ASSERT_EQ(k.packed8_block_bytes, 8 * RowBytes(t, bs));
+    for (int64_t n : Sizes(t)) {
+      const size_t row = RowBytes(t, n);
+      for (size_t pad : {size_t{0}, size_t{6}}) {
+        const size_t stride = row + pad;
+        OffsetBuffer wb(8 * stride, testing::RowAlignment(t) * (n % 8));
+        for (int r = 0; r < 8; ++r) {
+          const std::vector<uint8_t> w = RandomWeights(rng, t, n);
+          std::memcpy(wb.data() + r * stride, w.data(), w.size());
+        }
+        std::vector<uint8_t> packed(static_cast<size_t>(n / bs) * k.packed8_block_bytes);
+        k.packed8_repack(n, wb.data(), stride, packed.data());
+        for (Fill fill : {Fill::kNormal, Fill::kWithZeros, Fill::kExtremes, Fill::kAllZero}) {
+          const std::vector<float> x = RandomFloats(rng, n, fill);
+          OffsetBuffer ab(RowBytes(at, n), testing::RowAlignment(at) * (n % 5));
+          g[at].quantize(x.data(), ab.data(), n);
+          float out[8];
+          k.packed8_dot(n, packed.data(), ab.data(), out);
+          for (int r = 0; r < 8; ++r) {
+            const float want = g[t].vec_dot(n, wb.data() + r * stride, ab.data());
+            ASSERT_EQ(std::memcmp(&out[r], &want, 4), 0)
+                << simd->isa << " " << DTypeName(t) << " n=" << n << " row " << r << ": "
+                << out[r] << " vs " << want;
+          }
+          ++checked;
+        }
+      }
+    }
+    // A whole matrix: groups one after another; a row count that is not a
+    // multiple of 8 is not packed.
+    const int64_t n = 4 * bs, rows = 24;
+    const std::vector<uint8_t> w = RandomWeights(rng, t, rows * n);
+    const AlignedBuffer<uint8_t> m = PackRows8(*simd, t, w.data(), rows, n);
+    const size_t group = static_cast<size_t>(n / bs) * k.packed8_block_bytes;
+    ASSERT_EQ(m.size(), 3 * group);
+    for (int64_t gi = 0; gi < 3; ++gi) {
+      std::vector<uint8_t> one(group);
+      k.packed8_repack(n, w.data() + 8 * gi * RowBytes(t, n), RowBytes(t, n), one.data());
+      ASSERT_EQ(std::memcmp(one.data(), m.data() + gi * group, group), 0) << "group " << gi;
+    }
+    EXPECT_EQ(PackRows8(*simd, t, w.data(), rows - 1, n).size(), 0u);
+  }
+  if (checked == 0) GTEST_SKIP() << "no packed eight-row kernel for " << DTypeName(t);
 }
 
 // The 32-bit-at-a-time scale unpacking equals the per-sub-block one.

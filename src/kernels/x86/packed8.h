@@ -1,0 +1,178 @@
+// Single-token dot products over eight weight rows repacked once, at load
+// (TypeKernels::packed8_*): the decode path. Only included from files built
+// with -mavx2 -mfma -mf16c (and more).
+//
+// A single-token dot product against one row spends more instructions on
+// the block's two scales than on its 32 weights: each f16 scale is
+// inserted into a vector and converted on its own, multiplied as a scalar
+// and broadcast. With eight rows side by side, block i of all eight keeps
+// its scales together, so one conversion and one multiply serve the eight
+// rows, and the activation block is loaded once for them. Each row's float
+// operations stay those of its single-token kernel (VecDotQ4_1Q8_1,
+// VecDotQ8_0Q8_0), in its order: the same products dx * dy, the same fused
+// multiply-adds into the same eight lanes, Q4_1's offset term as the same
+// fused multiply-add chain (in lane r of one vector) and the same
+// horizontal sum. So every output is bit-identical to that kernel;
+// tests/kernels holds them to it.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/blocks.h"
+
+namespace glint::kernels::x86 {
+
+// Block i of eight Q4_1 rows: their scales, their offsets, then their
+// nibbles row after row (the nibble order of BlockQ4_1). Eight BlockQ4_1
+// in the bytes of eight.
+struct BlockQ4_1x8 {
+  uint16_t d[8];
+  uint16_t m[8];
+  uint8_t qs[8][kQK / 2];
+};
+static_assert(sizeof(BlockQ4_1x8) == 8 * sizeof(BlockQ4_1));
+
+// Rows x, x + x_row_bytes, ..., x + 7 * x_row_bytes of n elements into
+// n / 32 BlockQ4_1x8 at dst.
+inline void RepackQ4_1Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst) {
+  auto* out = static_cast<BlockQ4_1x8*>(dst);
+  const auto* src = static_cast<const uint8_t*>(x);
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    for (int r = 0; r < 8; ++r) {
+      BlockQ4_1 b;
+      std::memcpy(&b, src + r * x_row_bytes + i * sizeof(BlockQ4_1), sizeof b);
+      out[i].d[r] = b.d;
+      out[i].m[r] = b.m;
+      std::memcpy(out[i].qs[r], b.qs, sizeof b.qs);
+    }
+  }
+}
+
+// Block i of eight Q8_0 rows: their scales, then their quants row after row.
+struct BlockQ8_0x8 {
+  uint16_t d[8];
+  int8_t qs[8][kQK];
+};
+static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
+
+inline void RepackQ8_0Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst) {
+  auto* out = static_cast<BlockQ8_0x8*>(dst);
+  const auto* src = static_cast<const uint8_t*>(x);
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    for (int r = 0; r < 8; ++r) {
+      BlockQ8_0 b;
+      std::memcpy(&b, src + r * x_row_bytes + i * sizeof(BlockQ8_0), sizeof b);
+      out[i].d[r] = b.d;
+      std::memcpy(out[i].qs[r], b.qs, sizeof b.qs);
+    }
+  }
+}
+
+// As avx2::HsumF32 (4+4, 2+2, 1+1); `static` for the reason x8.h gives.
+static inline float HsumF32P8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// out[r] = VecDotQ4_1Q8_1(n, row r, y) for the eight rows packed at xr.
+// dot(qx, qy) returns the eight i32 sums of four u8 (qx) x s8 (qy)
+// products each, as the single-token kernel forms them.
+template <typename Dot>
+inline void Q4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out, Dot dot) {
+  const auto* bx = static_cast<const BlockQ4_1x8*>(xr);
+  const auto* by = static_cast<const BlockQ8_1*>(y);
+  const int64_t nb = n / kQK;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+         a7 = a0;
+  __m256 summs = a0;  // lane r: row r's offset term
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockQ4_1x8& b = bx[i];
+    const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.d)));
+    const __m256 mx = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.m)));
+    const __m256 d = _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(by[i].d)));
+    summs = _mm256_fmadd_ps(mx, _mm256_set1_ps(_cvtsh_ss(by[i].s)), summs);
+    const __m256 d_lo = _mm256_permute2f128_ps(d, d, 0x00);  // rows 0..3 twice
+    const __m256 d_hi = _mm256_permute2f128_ps(d, d, 0x11);  // rows 4..7 twice
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(by[i].qs));
+    // Rows 2k and 2k+1 in one load: [lo(2k) | lo(2k+1)] and [hi | hi]
+    // regroup into each row's [lo | hi].
+    auto rows = [&](int k, __m256i* even, __m256i* odd) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs[2 * k]));
+      const __m256i lo = _mm256_and_si256(v, low4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+      *even = _mm256_permute2x128_si256(lo, hi, 0x20);
+      *odd = _mm256_permute2x128_si256(lo, hi, 0x31);
+    };
+    __m256i q0, q1;
+    rows(0, &q0, &q1);
+    a0 = _mm256_fmadd_ps(_mm256_permute_ps(d_lo, 0x00), _mm256_cvtepi32_ps(dot(q0, qy)), a0);
+    a1 = _mm256_fmadd_ps(_mm256_permute_ps(d_lo, 0x55), _mm256_cvtepi32_ps(dot(q1, qy)), a1);
+    rows(1, &q0, &q1);
+    a2 = _mm256_fmadd_ps(_mm256_permute_ps(d_lo, 0xAA), _mm256_cvtepi32_ps(dot(q0, qy)), a2);
+    a3 = _mm256_fmadd_ps(_mm256_permute_ps(d_lo, 0xFF), _mm256_cvtepi32_ps(dot(q1, qy)), a3);
+    rows(2, &q0, &q1);
+    a4 = _mm256_fmadd_ps(_mm256_permute_ps(d_hi, 0x00), _mm256_cvtepi32_ps(dot(q0, qy)), a4);
+    a5 = _mm256_fmadd_ps(_mm256_permute_ps(d_hi, 0x55), _mm256_cvtepi32_ps(dot(q1, qy)), a5);
+    rows(3, &q0, &q1);
+    a6 = _mm256_fmadd_ps(_mm256_permute_ps(d_hi, 0xAA), _mm256_cvtepi32_ps(dot(q0, qy)), a6);
+    a7 = _mm256_fmadd_ps(_mm256_permute_ps(d_hi, 0xFF), _mm256_cvtepi32_ps(dot(q1, qy)), a7);
+  }
+  alignas(32) float sm[8];
+  _mm256_store_ps(sm, summs);
+  out[0] = HsumF32P8(a0) + sm[0];
+  out[1] = HsumF32P8(a1) + sm[1];
+  out[2] = HsumF32P8(a2) + sm[2];
+  out[3] = HsumF32P8(a3) + sm[3];
+  out[4] = HsumF32P8(a4) + sm[4];
+  out[5] = HsumF32P8(a5) + sm[5];
+  out[6] = HsumF32P8(a6) + sm[6];
+  out[7] = HsumF32P8(a7) + sm[7];
+}
+
+// out[r] = VecDotQ8_0Q8_0(n, row r, y) for the eight rows packed at xr;
+// dot as above, given |x| and y with x's sign (the sign trick).
+template <typename Dot>
+inline void Q8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out, Dot dot) {
+  const auto* bx = static_cast<const BlockQ8_0x8*>(xr);
+  const auto* by = static_cast<const BlockQ8_0*>(y);
+  const int64_t nb = n / kQK;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+         a7 = a0;
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockQ8_0x8& b = bx[i];
+    const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.d)));
+    const __m256 d = _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(by[i].d)));
+    const __m256 d_lo = _mm256_permute2f128_ps(d, d, 0x00);
+    const __m256 d_hi = _mm256_permute2f128_ps(d, d, 0x11);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(by[i].qs));
+    auto row = [&](int r) {
+      const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs[r]));
+      return _mm256_cvtepi32_ps(dot(_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx)));
+    };
+    a0 = _mm256_fmadd_ps(_mm256_permute_ps(d_lo, 0x00), row(0), a0);
+    a1 = _mm256_fmadd_ps(_mm256_permute_ps(d_lo, 0x55), row(1), a1);
+    a2 = _mm256_fmadd_ps(_mm256_permute_ps(d_lo, 0xAA), row(2), a2);
+    a3 = _mm256_fmadd_ps(_mm256_permute_ps(d_lo, 0xFF), row(3), a3);
+    a4 = _mm256_fmadd_ps(_mm256_permute_ps(d_hi, 0x00), row(4), a4);
+    a5 = _mm256_fmadd_ps(_mm256_permute_ps(d_hi, 0x55), row(5), a5);
+    a6 = _mm256_fmadd_ps(_mm256_permute_ps(d_hi, 0xAA), row(6), a6);
+    a7 = _mm256_fmadd_ps(_mm256_permute_ps(d_hi, 0xFF), row(7), a7);
+  }
+  out[0] = HsumF32P8(a0);
+  out[1] = HsumF32P8(a1);
+  out[2] = HsumF32P8(a2);
+  out[3] = HsumF32P8(a3);
+  out[4] = HsumF32P8(a4);
+  out[5] = HsumF32P8(a5);
+  out[6] = HsumF32P8(a6);
+  out[7] = HsumF32P8(a7);
+}
+
+}  // namespace glint::kernels::x86

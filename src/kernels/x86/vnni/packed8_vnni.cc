@@ -1,0 +1,23 @@
+// x86/packed8.cc with vpdpbusd for the integer sums (exact either way, so
+// bit-identical to it). Built with -mavxvnni; only called when the CPU has it.
+#include "kernels/x86/packed8.h"
+
+#include "kernels/internal.h"
+
+namespace glint::kernels::avxvnni {
+
+void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out) {
+  x86::Q4_1Q8_1Packed8(n, xr, y, out, [](__m256i qx, __m256i qy) {
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), qx, qy);
+  });
+}
+
+// (|x| <= 128 and y in [-128, 127]: maddubs never saturates a pair sum,
+// so vpdpbusd's exact sums are the AVX2 kernel's.)
+void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out) {
+  x86::Q8_0Q8_0Packed8(n, xr, y, out, [](__m256i ax, __m256i sy) {
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), ax, sy);
+  });
+}
+
+}  // namespace glint::kernels::avxvnni
