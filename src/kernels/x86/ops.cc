@@ -231,11 +231,17 @@ inline void WeightedSlot(const uint16_t* v, int64_t v_stride, int32_t n_pos, con
     for (int c = 0; c < C; ++c) acc[g][c] = _mm256_loadu_ps(a + g * acc_g_stride + 8 * c);
   }
   // The rows are slots * v_stride apart, too far for the hardware
-  // prefetcher: fetch a few steps ahead.
-  const int32_t ahead = 4 * slots;
+  // prefetcher: fetch eight steps ahead (measured: 4 left decode at depth
+  // 4096 waiting on memory, 8 and 16 about 15% faster), past the end of
+  // this slot into the next one (slot r + 1 comes next for this column),
+  // which short contexts, of few steps per slot, need.
+  const int32_t ahead = 8 * slots;
+  const int32_t span = (n_pos + slots - 1) / slots * slots;  // slot r's steps end below r + span
   for (int32_t j = r; j < n_pos; j += slots) {
     const uint16_t* vj = v + j * v_stride;
-    if (j + ahead < n_pos) __builtin_prefetch(vj + ahead * v_stride);
+    int32_t jp = j + ahead;
+    if (jp >= span && r + 1 < slots) jp -= span - 1;  // the same step count into slot r + 1
+    if (jp < n_pos) __builtin_prefetch(v + jp * v_stride);
     __m256 vv[C];
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) vv[c] = LoadHalf8(vj + 8 * c);
