@@ -82,6 +82,8 @@ float DotF16X1(const uint16_t* x, const uint16_t* y, int64_t n);
 void AxpyF16(float a, const uint16_t* x, float* y, int64_t n);
 void ScoresF16X1(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
                  int64_t hd, float scale, float* out, int64_t out_stride);
+void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+                 int64_t hd, float scale, float* out, int64_t out_stride);
 void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
                     int64_t p_stride, int32_t n_g, int32_t slots, float* acc,
                     int64_t acc_g_stride, int64_t acc_stride, int64_t len);
@@ -161,6 +163,8 @@ float DotF16X4(const uint16_t* x, const uint16_t* y, int64_t n);
 float DotF16X1(const uint16_t* x, const uint16_t* y, int64_t n);
 void AxpyF16(float a, const uint16_t* x, float* y, int64_t n);
 void ScoresF16X1(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+                 int64_t hd, float scale, float* out, int64_t out_stride);
+void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
                  int64_t hd, float scale, float* out, int64_t out_stride);
 void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
                     int64_t p_stride, int32_t n_g, int32_t slots, float* acc,

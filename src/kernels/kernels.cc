@@ -80,6 +80,7 @@ OpsTable MakeGenericOps() {
   o.dot_f16_x1 = DotF16X1;
   o.axpy_f16 = AxpyF16;
   o.scores_f16_x1 = ScoresF16X1;
+  o.scores_f16_x4 = ScoresF16X4;
   o.weighted_sum_f16 = WeightedSumF16;
   return o;
 }
@@ -188,6 +189,7 @@ OpsTable MakeAvx2Ops() {
   o.dot_f16_x1 = avx2::DotF16X1;
   o.axpy_f16 = avx2::AxpyF16;
   o.scores_f16_x1 = avx2::ScoresF16X1;
+  o.scores_f16_x4 = avx2::ScoresF16X4;
   o.weighted_sum_f16 = avx2::WeightedSumF16;
   return o;
 }

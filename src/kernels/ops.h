@@ -47,11 +47,14 @@ struct OpsTable {
   //   q_g) * scale for j < n_keys, g < n_q, with the queries q_g = q + g * hd
   //   given in f32 holding f16 values (so the products are those of the
   //   halves); hd a multiple of 16.
+  // scores_f16_x4: the same with dot_f16_x4; hd a multiple of 64.
   // weighted_sum_f16: for each g < n_g, for j < n_pos in order, acc_g row
   //   (j % slots) += p_g[j] * v_j as axpy_f16 does it: v_j = v + j *
   //   v_stride, p_g = p + g * p_stride, acc_g = acc + g * acc_g_stride with
   //   rows acc_stride apart, len elements each.
   void (*scores_f16_x1)(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q,
+                        int32_t n_q, int64_t hd, float scale, float* out, int64_t out_stride);
+  void (*scores_f16_x4)(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q,
                         int32_t n_q, int64_t hd, float scale, float* out, int64_t out_stride);
   void (*weighted_sum_f16)(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
                            int64_t p_stride, int32_t n_g, int32_t slots, float* acc,

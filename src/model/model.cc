@@ -416,18 +416,26 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
   auto scores_of = [&](int32_t t, int32_t kvh0, int32_t kvh1, int32_t j0, int32_t j1,
                        const uint16_t* q16, float* scores, int64_t stride) {
     const model::KvCache& kv = *kvs[t];
-    if (dot_kq == ops.dot_f16_x1) {
+    const auto scores_kq = dot_kq == ops.dot_f16_x1 ? ops.scores_f16_x1
+                           : hd % 64 == 0          ? ops.scores_f16_x4
+                                                   : nullptr;
+    if (scores_kq != nullptr) {
       // Many keys per call, each converted once for the group's queries
       // (given in f32: the conversion from f16 is exact).
       thread_local std::vector<float> q32;
       const int64_t n_q32 = static_cast<int64_t>(kvh1 - kvh0) * group * hd;
       if (static_cast<int64_t>(q32.size()) < n_q32) q32.resize(n_q32);
       f16.dequantize(q16, q32.data(), n_q32);
-      for (int32_t kvh = kvh0; kvh < kvh1; ++kvh) {
-        const int64_t off = static_cast<int64_t>(kvh - kvh0) * group;
-        ops.scores_f16_x1(kv.k(layer, j0) + kvh * hd, kv.row_stride(), j1 - j0,
-                          q32.data() + off * hd, group, hd, scale, scores + off * stride + j0,
-                          stride);
+      // Keys in blocks that stay in L1 while each KV head takes its slice of
+      // them, so the cache rows stream from memory once, in order.
+      constexpr int32_t kKeyBlock = 256;
+      for (int32_t jb = j0; jb < j1; jb += kKeyBlock) {
+        const int32_t n_keys = std::min(kKeyBlock, j1 - jb);
+        for (int32_t kvh = kvh0; kvh < kvh1; ++kvh) {
+          const int64_t off = static_cast<int64_t>(kvh - kvh0) * group;
+          scores_kq(kv.k(layer, jb) + kvh * hd, kv.row_stride(), n_keys, q32.data() + off * hd,
+                    group, hd, scale, scores + off * stride + jb, stride);
+        }
       }
       return;
     }

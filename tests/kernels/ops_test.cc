@@ -209,7 +209,7 @@ TEST(OpsTest, AttentionRowKernelsEqualTheSingleRowOps) {
   std::vector<const OpsTable*> tables = SimdOps();
   tables.push_back(&GenericOps());
   for (const OpsTable* ops : tables) {
-    for (int64_t hd : {16, 64, 128}) {
+    for (int64_t hd : {16, 64, 128, 192}) {
       for (int32_t n_q : {1, 2, 3, 4, 6, 7}) {
         const int32_t n_keys = 37;
         const int64_t k_stride = 3 * hd + 16;  // rows of several heads
@@ -222,16 +222,22 @@ TEST(OpsTest, AttentionRowKernelsEqualTheSingleRowOps) {
         }
         const int64_t out_stride = n_keys + 5;
         std::vector<float> out(n_q * out_stride, -1.0f);
-        ops->scores_f16_x1(k.data() + hd, k_stride, n_keys, q.data(), n_q, hd, 0.125f, out.data(),
-                           out_stride);
-        for (int32_t g = 0; g < n_q; ++g) {
-          for (int32_t j = 0; j < n_keys; ++j) {
-            const float want =
-                ops->dot_f16_x1(k.data() + hd + j * k_stride, qh.data() + g * hd, hd) * 0.125f;
-            ASSERT_EQ(std::memcmp(&out[g * out_stride + j], &want, 4), 0)
-                << ops->isa << " hd=" << hd << " n_q=" << n_q << " g=" << g << " j=" << j;
+        // Both orders: x1 for any hd here, x4 for multiples of 64.
+        for (bool x4 : {false, true}) {
+          if (x4 && hd % 64 != 0) continue;
+          std::fill(out.begin(), out.end(), -1.0f);
+          (x4 ? ops->scores_f16_x4 : ops->scores_f16_x1)(k.data() + hd, k_stride, n_keys, q.data(),
+                                                         n_q, hd, 0.125f, out.data(), out_stride);
+          const auto dot = x4 ? ops->dot_f16_x4 : ops->dot_f16_x1;
+          for (int32_t g = 0; g < n_q; ++g) {
+            for (int32_t j = 0; j < n_keys; ++j) {
+              const float want = dot(k.data() + hd + j * k_stride, qh.data() + g * hd, hd) * 0.125f;
+              ASSERT_EQ(std::memcmp(&out[g * out_stride + j], &want, 4), 0)
+                  << ops->isa << (x4 ? " x4" : " x1") << " hd=" << hd << " n_q=" << n_q
+                  << " g=" << g << " j=" << j;
+            }
+            for (int32_t j = n_keys; j < out_stride; ++j) ASSERT_EQ(out[g * out_stride + j], -1.0f);
           }
-          for (int32_t j = n_keys; j < out_stride; ++j) ASSERT_EQ(out[g * out_stride + j], -1.0f);
         }
       }
     }

@@ -135,6 +135,17 @@ void ScoresF16X1(const uint16_t* k, int64_t k_stride, int32_t n_keys, const floa
   }
 }
 
+void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+                 int64_t hd, float scale, float* out, int64_t out_stride) {
+  std::vector<uint16_t> qh(static_cast<size_t>(hd));
+  for (int32_t g = 0; g < n_q; ++g) {
+    for (int64_t i = 0; i < hd; ++i) qh[i] = FloatToHalf(q[g * hd + i]);  // exact: q holds halves
+    for (int32_t j = 0; j < n_keys; ++j) {
+      out[g * out_stride + j] = DotF16X4(k + j * k_stride, qh.data(), hd) * scale;
+    }
+  }
+}
+
 void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
                     int64_t p_stride, int32_t n_g, int32_t slots, float* acc,
                     int64_t acc_g_stride, int64_t acc_stride, int64_t len) {

@@ -215,6 +215,76 @@ void ScoresQueries(const uint16_t* k, int64_t k_stride, int32_t n_keys, const fl
   }
 }
 
+// QN queries against one key row in DotF16X4's order (hd a multiple of
+// 64): per 64 elements, eight 8-lane accumulators a[c] of fused
+// multiply-adds of exact half products; sums[g] = lo + hi with lo = (a0 +
+// a4) + (a2 + a6) and hi = (a1 + a5) + (a3 + a7), which HsumF32 or
+// Reduce8x8 then reduce as DotF16X4's Reduce16 does. A single step (hd 64,
+// the usual head size) converts the key once for every query.
+template <int QN>
+inline void ScoresRowX4(const uint16_t* kr, const float* q, int64_t hd, __m256* sums) {
+  const __m256 zero = _mm256_setzero_ps();
+  auto combine = [](const __m256* a) {
+    const __m256 lo = _mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6]));
+    const __m256 hi = _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7]));
+    return _mm256_add_ps(lo, hi);
+  };
+  if (hd == 64) {
+    __m256 k[8];
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; ++c) k[c] = LoadHalf8(kr + 8 * c);
+#pragma GCC unroll 4
+    for (int g = 0; g < QN; ++g) {
+      __m256 a[8];
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) a[c] = _mm256_fmadd_ps(k[c], _mm256_loadu_ps(q + g * hd + 8 * c), zero);
+      sums[g] = combine(a);
+    }
+    return;
+  }
+  for (int g = 0; g < QN; ++g) {
+    __m256 a[8];
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; ++c) a[c] = zero;
+    for (int64_t i = 0; i < hd; i += 64) {
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        a[c] = _mm256_fmadd_ps(LoadHalf8(kr + i + 8 * c), _mm256_loadu_ps(q + g * hd + i + 8 * c),
+                               a[c]);
+      }
+    }
+    sums[g] = combine(a);
+  }
+}
+
+template <int QN>
+void ScoresQueriesX4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q,
+                     int64_t hd, float scale, float* out, int64_t out_stride) {
+  const __m256 vscale = _mm256_set1_ps(scale);
+  int32_t j = 0;
+  for (; j + 8 <= n_keys; j += 8) {
+    // Each key's slice is a few lines of a longer cache row, a stride the
+    // hardware prefetcher follows too slowly (decode at depth waited on
+    // these loads): fetch the keys four groups ahead.
+    for (int jj = 0; jj < 8 && j + 32 + jj < n_keys; ++jj) {
+      const uint16_t* ahead = k + (j + 32 + jj) * k_stride;
+      for (int64_t b = 0; b < hd; b += 32) __builtin_prefetch(ahead + b);
+    }
+    __m256 sums[8][QN];
+    for (int jj = 0; jj < 8; ++jj) ScoresRowX4<QN>(k + (j + jj) * k_stride, q, hd, sums[jj]);
+    for (int g = 0; g < QN; ++g) {
+      __m256 v[8];
+      for (int jj = 0; jj < 8; ++jj) v[jj] = sums[jj][g];
+      _mm256_storeu_ps(out + g * out_stride + j, _mm256_mul_ps(Reduce8x8(v), vscale));
+    }
+  }
+  for (; j < n_keys; ++j) {
+    __m256 sums[QN];
+    ScoresRowX4<QN>(k + j * k_stride, q, hd, sums);
+    for (int g = 0; g < QN; ++g) out[g * out_stride + j] = HsumF32(sums[g]) * scale;
+  }
+}
+
 // G groups' accumulator rows of slot r, C vectors of 8 from the same
 // column, in registers while every position of the slot (r, r + slots, ...)
 // is added to them in order; each V vector is converted once for all G.
@@ -290,6 +360,20 @@ void ScoresF16X1(const uint16_t* k, int64_t k_stride, int32_t n_keys, const floa
       case 3: ScoresQueries<3>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
       case 2: ScoresQueries<2>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
       default: ScoresQueries<1>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+    }
+  }
+}
+
+void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+                 int64_t hd, float scale, float* out, int64_t out_stride) {
+  for (int32_t g = 0; g < n_q; g += 4) {
+    const float* qg = q + g * hd;
+    float* og = out + g * out_stride;
+    switch (std::min(4, n_q - g)) {
+      case 4: ScoresQueriesX4<4>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+      case 3: ScoresQueriesX4<3>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+      case 2: ScoresQueriesX4<2>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+      default: ScoresQueriesX4<1>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
     }
   }
 }
