@@ -124,26 +124,31 @@ void AxpyF16(float a, const uint16_t* x, float* y, int64_t n) {
 
 // The reference for the SIMD versions: literally the composition the
 // contract describes.
-void ScoresF16X1(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
-                 int64_t hd, float scale, float* out, int64_t out_stride) {
+namespace {
+
+// out[g * out_stride + j] = dot(k_j, f16(q_g)) * scale.
+void Scores(float (*dot)(const uint16_t*, const uint16_t*, int64_t), const uint16_t* k,
+            int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q, int64_t hd, float scale,
+            float* out, int64_t out_stride) {
   std::vector<uint16_t> qh(static_cast<size_t>(hd));
   for (int32_t g = 0; g < n_q; ++g) {
     for (int64_t i = 0; i < hd; ++i) qh[i] = FloatToHalf(q[g * hd + i]);  // exact: q holds halves
     for (int32_t j = 0; j < n_keys; ++j) {
-      out[g * out_stride + j] = DotF16X1(k + j * k_stride, qh.data(), hd) * scale;
+      out[g * out_stride + j] = dot(k + j * k_stride, qh.data(), hd) * scale;
     }
   }
 }
 
+}  // namespace
+
+void ScoresF16X1(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+                 int64_t hd, float scale, float* out, int64_t out_stride) {
+  Scores(DotF16X1, k, k_stride, n_keys, q, n_q, hd, scale, out, out_stride);
+}
+
 void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
                  int64_t hd, float scale, float* out, int64_t out_stride) {
-  std::vector<uint16_t> qh(static_cast<size_t>(hd));
-  for (int32_t g = 0; g < n_q; ++g) {
-    for (int64_t i = 0; i < hd; ++i) qh[i] = FloatToHalf(q[g * hd + i]);  // exact: q holds halves
-    for (int32_t j = 0; j < n_keys; ++j) {
-      out[g * out_stride + j] = DotF16X4(k + j * k_stride, qh.data(), hd) * scale;
-    }
-  }
+  Scores(DotF16X4, k, k_stride, n_keys, q, n_q, hd, scale, out, out_stride);
 }
 
 void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,

@@ -178,43 +178,6 @@ inline void ScoresRow(const uint16_t* kr, const float* q, int64_t hd, __m256* su
   for (int g = 0; g < QN; ++g) sums[g] = _mm256_add_ps(lo[g], hi[g]);
 }
 
-// [HsumF32(v[0]), ..., HsumF32(v[7])], with HsumF32's additions in each
-// lane: (k, k + 4), then (0, 2) and (1, 3) of those, then their sum.
-inline __m256 Reduce8x8(const __m256* v) {
-  auto halves = [](__m256 a, __m256 b) {  // [a0+a4 .. a3+a7 | b0+b4 .. b3+b7]
-    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
-  };
-  const __m256 x04 = halves(v[0], v[4]), x15 = halves(v[1], v[5]);
-  const __m256 x26 = halves(v[2], v[6]), x37 = halves(v[3], v[7]);
-  const __m256 y0145 = _mm256_add_ps(_mm256_shuffle_ps(x04, x15, 0x44), _mm256_shuffle_ps(x04, x15, 0xEE));
-  const __m256 y2367 = _mm256_add_ps(_mm256_shuffle_ps(x26, x37, 0x44), _mm256_shuffle_ps(x26, x37, 0xEE));
-  return _mm256_add_ps(_mm256_shuffle_ps(y0145, y2367, 0x88), _mm256_shuffle_ps(y0145, y2367, 0xDD));
-}
-
-// Keys [0, n_keys) against QN queries: eight keys at a time reduced
-// together (the horizontal sums cost as much as the products at these
-// lengths), the rest one by one.
-template <int QN>
-void ScoresQueries(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int64_t hd,
-                   float scale, float* out, int64_t out_stride) {
-  const __m256 vscale = _mm256_set1_ps(scale);
-  int32_t j = 0;
-  for (; j + 8 <= n_keys; j += 8) {
-    __m256 sums[8][QN];
-    for (int jj = 0; jj < 8; ++jj) ScoresRow<QN>(k + (j + jj) * k_stride, q, hd, sums[jj]);
-    for (int g = 0; g < QN; ++g) {
-      __m256 v[8];
-      for (int jj = 0; jj < 8; ++jj) v[jj] = sums[jj][g];
-      _mm256_storeu_ps(out + g * out_stride + j, _mm256_mul_ps(Reduce8x8(v), vscale));
-    }
-  }
-  for (; j < n_keys; ++j) {
-    __m256 sums[QN];
-    ScoresRow<QN>(k + j * k_stride, q, hd, sums);
-    for (int g = 0; g < QN; ++g) out[g * out_stride + j] = HsumF32(sums[g]) * scale;
-  }
-}
-
 // QN queries against one key row in DotF16X4's order (hd a multiple of
 // 64): per 64 elements, eight 8-lane accumulators a[c] of fused
 // multiply-adds of exact half products; sums[g] = lo + hi with lo = (a0 +
@@ -257,9 +220,33 @@ inline void ScoresRowX4(const uint16_t* kr, const float* q, int64_t hd, __m256* 
   }
 }
 
-template <int QN>
-void ScoresQueriesX4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q,
-                     int64_t hd, float scale, float* out, int64_t out_stride) {
+// [HsumF32(v[0]), ..., HsumF32(v[7])], with HsumF32's additions in each
+// lane: (k, k + 4), then (0, 2) and (1, 3) of those, then their sum.
+inline __m256 Reduce8x8(const __m256* v) {
+  auto halves = [](__m256 a, __m256 b) {  // [a0+a4 .. a3+a7 | b0+b4 .. b3+b7]
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+  };
+  const __m256 x04 = halves(v[0], v[4]), x15 = halves(v[1], v[5]);
+  const __m256 x26 = halves(v[2], v[6]), x37 = halves(v[3], v[7]);
+  const __m256 y0145 = _mm256_add_ps(_mm256_shuffle_ps(x04, x15, 0x44), _mm256_shuffle_ps(x04, x15, 0xEE));
+  const __m256 y2367 = _mm256_add_ps(_mm256_shuffle_ps(x26, x37, 0x44), _mm256_shuffle_ps(x26, x37, 0xEE));
+  return _mm256_add_ps(_mm256_shuffle_ps(y0145, y2367, 0x88), _mm256_shuffle_ps(y0145, y2367, 0xDD));
+}
+
+// Keys [0, n_keys) against QN queries, each key's sums from its row kernel
+// (ScoresRow: DotF16X1's order; ScoresRowX4: DotF16X4's): eight keys at a
+// time reduced together (the horizontal sums cost as much as the products
+// at these lengths), the rest one by one.
+template <int QN, bool kX4>
+void ScoresQueries(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int64_t hd,
+                   float scale, float* out, int64_t out_stride) {
+  auto row = [&](const uint16_t* kr, __m256* sums) {
+    if constexpr (kX4) {
+      ScoresRowX4<QN>(kr, q, hd, sums);
+    } else {
+      ScoresRow<QN>(kr, q, hd, sums);
+    }
+  };
   const __m256 vscale = _mm256_set1_ps(scale);
   int32_t j = 0;
   for (; j + 8 <= n_keys; j += 8) {
@@ -271,7 +258,7 @@ void ScoresQueriesX4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const 
       for (int64_t b = 0; b < hd; b += 32) __builtin_prefetch(ahead + b);
     }
     __m256 sums[8][QN];
-    for (int jj = 0; jj < 8; ++jj) ScoresRowX4<QN>(k + (j + jj) * k_stride, q, hd, sums[jj]);
+    for (int jj = 0; jj < 8; ++jj) row(k + (j + jj) * k_stride, sums[jj]);
     for (int g = 0; g < QN; ++g) {
       __m256 v[8];
       for (int jj = 0; jj < 8; ++jj) v[jj] = sums[jj][g];
@@ -280,7 +267,7 @@ void ScoresQueriesX4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const 
   }
   for (; j < n_keys; ++j) {
     __m256 sums[QN];
-    ScoresRowX4<QN>(k + j * k_stride, q, hd, sums);
+    row(k + j * k_stride, sums);
     for (int g = 0; g < QN; ++g) out[g * out_stride + j] = HsumF32(sums[g]) * scale;
   }
 }
@@ -350,32 +337,34 @@ void WeightedSumG(const uint16_t* v, int64_t v_stride, int32_t n_pos, const floa
 
 }  // namespace
 
-void ScoresF16X1(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
-                 int64_t hd, float scale, float* out, int64_t out_stride) {
+namespace {
+
+// Queries in fours (the most whose accumulators stay in registers).
+template <bool kX4>
+void ScoresAll(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+               int64_t hd, float scale, float* out, int64_t out_stride) {
   for (int32_t g = 0; g < n_q; g += 4) {
     const float* qg = q + g * hd;
     float* og = out + g * out_stride;
     switch (std::min(4, n_q - g)) {
-      case 4: ScoresQueries<4>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
-      case 3: ScoresQueries<3>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
-      case 2: ScoresQueries<2>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
-      default: ScoresQueries<1>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+      case 4: ScoresQueries<4, kX4>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+      case 3: ScoresQueries<3, kX4>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+      case 2: ScoresQueries<2, kX4>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
+      default: ScoresQueries<1, kX4>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
     }
   }
 }
 
+}  // namespace
+
+void ScoresF16X1(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+                 int64_t hd, float scale, float* out, int64_t out_stride) {
+  ScoresAll<false>(k, k_stride, n_keys, q, n_q, hd, scale, out, out_stride);
+}
+
 void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
                  int64_t hd, float scale, float* out, int64_t out_stride) {
-  for (int32_t g = 0; g < n_q; g += 4) {
-    const float* qg = q + g * hd;
-    float* og = out + g * out_stride;
-    switch (std::min(4, n_q - g)) {
-      case 4: ScoresQueriesX4<4>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
-      case 3: ScoresQueriesX4<3>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
-      case 2: ScoresQueriesX4<2>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
-      default: ScoresQueriesX4<1>(k, k_stride, n_keys, qg, hd, scale, og, out_stride); break;
-    }
-  }
+  ScoresAll<true>(k, k_stride, n_keys, q, n_q, hd, scale, out, out_stride);
 }
 
 void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,

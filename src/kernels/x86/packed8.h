@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/x86/x8.h"  // HsumF32X8
 
 namespace glint::kernels::x86 {
 
@@ -72,14 +73,6 @@ inline void RepackQ8_0Packed8(int64_t n, const void* x, size_t x_row_bytes, void
   }
 }
 
-// As avx2::HsumF32 (4+4, 2+2, 1+1); `static` for the reason x8.h gives.
-static inline float HsumF32P8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 // out[r] = VecDotQ4_1Q8_1(n, row r, y) for the eight rows packed at xr.
 // dot(qx, qy) returns the eight i32 sums of four u8 (qx) x s8 (qy)
 // products each, as the single-token kernel forms them.
@@ -126,14 +119,14 @@ inline void Q4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out
   }
   alignas(32) float sm[8];
   _mm256_store_ps(sm, summs);
-  out[0] = HsumF32P8(a0) + sm[0];
-  out[1] = HsumF32P8(a1) + sm[1];
-  out[2] = HsumF32P8(a2) + sm[2];
-  out[3] = HsumF32P8(a3) + sm[3];
-  out[4] = HsumF32P8(a4) + sm[4];
-  out[5] = HsumF32P8(a5) + sm[5];
-  out[6] = HsumF32P8(a6) + sm[6];
-  out[7] = HsumF32P8(a7) + sm[7];
+  out[0] = HsumF32X8(a0) + sm[0];
+  out[1] = HsumF32X8(a1) + sm[1];
+  out[2] = HsumF32X8(a2) + sm[2];
+  out[3] = HsumF32X8(a3) + sm[3];
+  out[4] = HsumF32X8(a4) + sm[4];
+  out[5] = HsumF32X8(a5) + sm[5];
+  out[6] = HsumF32X8(a6) + sm[6];
+  out[7] = HsumF32X8(a7) + sm[7];
 }
 
 // out[r] = VecDotQ8_0Q8_0(n, row r, y) for the eight rows packed at xr;
@@ -165,14 +158,14 @@ inline void Q8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out
     a6 = _mm256_fmadd_ps(_mm256_permute_ps(d_hi, 0xAA), row(6), a6);
     a7 = _mm256_fmadd_ps(_mm256_permute_ps(d_hi, 0xFF), row(7), a7);
   }
-  out[0] = HsumF32P8(a0);
-  out[1] = HsumF32P8(a1);
-  out[2] = HsumF32P8(a2);
-  out[3] = HsumF32P8(a3);
-  out[4] = HsumF32P8(a4);
-  out[5] = HsumF32P8(a5);
-  out[6] = HsumF32P8(a6);
-  out[7] = HsumF32P8(a7);
+  out[0] = HsumF32X8(a0);
+  out[1] = HsumF32X8(a1);
+  out[2] = HsumF32X8(a2);
+  out[3] = HsumF32X8(a3);
+  out[4] = HsumF32X8(a4);
+  out[5] = HsumF32X8(a5);
+  out[6] = HsumF32X8(a6);
+  out[7] = HsumF32X8(a7);
 }
 
 }  // namespace glint::kernels::x86
