@@ -3,7 +3,9 @@
 // request; tg: N tokens decoded one at a time), so that bench/e2e can put
 // the two engines side by side. With --parallel P, tg decodes P sequences
 // together (one batched forward pass per step, as the server's scheduler
-// does) and reports their aggregate tokens/s.
+// does) and reports their aggregate tokens/s. With --draft K, each step
+// evaluates K tokens of every sequence in that pass, as verifying a
+// speculative draft does, and keeps them all.
 #include <algorithm>
 #include <cstdio>
 #include <vector>
@@ -29,6 +31,7 @@ struct BenchOptions {
   int threads = 0;
   int32_t batch = 64;
   int32_t parallel = 1;  // sequences decoded together in tg
+  int32_t draft = 1;     // tokens of each sequence evaluated per tg step
   bool json = false;
 };
 
@@ -55,11 +58,12 @@ int Bench(const BenchOptions& o) {
   ThreadPool pool(threads);
   const int32_t n_ctx = std::max(o.n_prompt, o.depth + o.n_gen) + 1;
   const int32_t P = o.parallel;
+  const int32_t D = o.draft;
   std::vector<std::unique_ptr<model::KvCache>> kvs;
   for (int32_t s = 0; s < P; ++s) kvs.push_back(model.NewKvCache(n_ctx));
   model::KvCache& kv = *kvs[0];
-  auto scratch = model.NewScratch(std::max(o.batch, P));
-  std::vector<float> logits(static_cast<size_t>(n_vocab) * P);
+  auto scratch = model.NewScratch(std::max(o.batch, P * D));
+  std::vector<float> logits(static_cast<size_t>(n_vocab) * P * D);
   std::vector<double> pp, tg;
   auto fail = [](const Status& st) {
     std::fprintf(stderr, "glint: %s\n", st.message().c_str());
@@ -84,18 +88,33 @@ int Bench(const BenchOptions& o) {
                                   *scratch);
         if (!st.ok()) return fail(st);
       }
+      // Step i evaluates tokens [i, i + step) of every sequence: the first
+      // follows the argmax of the depth fill (as decoding does); a draft's
+      // other tokens are the benchmark's fixed sequence.
+      const auto draft_ids = BenchTokens(o.n_gen, n_vocab);
       std::vector<model::KvCache*> step_kvs;
-      for (auto& c : kvs) step_kvs.push_back(c.get());
-      std::vector<int32_t> next(P);
+      std::vector<int32_t> next;
+      int32_t last = 1;  // tokens per sequence in the pass that gave `logits`
       auto start = Clock::now();
-      for (int32_t i = 0; i < o.n_gen; ++i) {
+      for (int32_t i = 0; i < o.n_gen;) {
+        const int32_t step = std::min(D, o.n_gen - i);
+        step_kvs.clear();
+        next.clear();
         for (int32_t s = 0; s < P; ++s) {
-          next[s] = sampling::Argmax(logits.data() + static_cast<size_t>(s) * n_vocab, n_vocab);
+          const int32_t argmax = sampling::Argmax(
+              logits.data() + static_cast<size_t>(s * last + last - 1) * n_vocab, n_vocab);
+          for (int32_t d = 0; d < step; ++d) {
+            next.push_back(d == 0 ? argmax : draft_ids[i + d]);
+            step_kvs.push_back(kvs[s].get());
+          }
         }
-        Status st = P == 1 ? model.Forward(next.data(), 1, kv, logits.data(), false, pool, *scratch)
-                           : model.ForwardDecode(next.data(), step_kvs.data(), P, logits.data(),
-                                                 pool, *scratch);
+        Status st = P * step == 1
+                        ? model.Forward(next.data(), 1, kv, logits.data(), false, pool, *scratch)
+                        : model.ForwardDecode(next.data(), step_kvs.data(), P * step,
+                                              logits.data(), pool, *scratch);
         if (!st.ok()) return fail(st);
+        i += step;
+        last = step;
       }
       tg.push_back(static_cast<double>(o.n_gen) * P / SecondsSince(start));
     }
@@ -104,15 +123,16 @@ int Bench(const BenchOptions& o) {
   if (o.json) {
     nlohmann::json out = {{"model", hp.name}, {"arch", hp.arch}, {"quant", model.QuantName()},
                           {"threads", threads}, {"n_prompt", o.n_prompt}, {"n_gen", o.n_gen},
-                          {"depth", o.depth}, {"parallel", P}, {"reps", o.reps}, {"pp_tok_s", Median(pp)},
+                          {"depth", o.depth}, {"parallel", P}, {"draft", D}, {"reps", o.reps}, {"pp_tok_s", Median(pp)},
                           {"tg_tok_s", Median(tg)}, {"pp_runs", pp}, {"tg_runs", tg}};
     fmt::print("{}\n", out.dump());
   } else {
     fmt::print("{} ({}, {}), {} threads\n", hp.name, hp.arch, model.QuantName(), threads);
     if (!pp.empty()) fmt::print("pp{:<5} {:8.1f} tok/s (median of {})\n", o.n_prompt, Median(pp), pp.size());
     if (!tg.empty()) {
-      fmt::print("tg{:<5} {:8.1f} tok/s (median of {}, depth {}{})\n", o.n_gen, Median(tg), tg.size(),
-                 o.depth, P > 1 ? fmt::format(", {} sequences together", P) : "");
+      fmt::print("tg{:<5} {:8.1f} tok/s (median of {}, depth {}{}{})\n", o.n_gen, Median(tg), tg.size(),
+                 o.depth, P > 1 ? fmt::format(", {} sequences together", P) : "",
+                 D > 1 ? fmt::format(", {} tokens per sequence and pass", D) : "");
     }
   }
   return 0;
@@ -139,6 +159,9 @@ Runner AddBenchCommand(CLI::App& app) {
   cmd->add_option("--parallel", o->parallel,
                   "Sequences decoded together during tg (their aggregate tok/s is reported)")
       ->capture_default_str()->check(CLI::Range(1, 256));
+  cmd->add_option("--draft", o->draft,
+                  "Tokens of each sequence evaluated per tg pass, as a speculative verify does")
+      ->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_flag("--json", o->json, "Print one JSON object");
   return [o] { return Bench(*o); };
 }
