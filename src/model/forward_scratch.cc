@@ -20,6 +20,7 @@ ForwardScratch::ForwardScratch(const HParams& hp, int32_t max_batch)
   rope_cos.Resize(b * hp.n_rot / 2);
   rope_sin.Resize(b * hp.n_rot / 2);
   shared_q16.Resize(b * hp.n_embd_q());
+  attn_runs.reserve(b);
 }
 
 bool ForwardScratch::ShareAttention(int64_t n_items, int32_t n_threads, int32_t max_ctx) const {
@@ -35,10 +36,11 @@ void ForwardScratch::Reserve(int32_t n_ctx, int32_t n_threads) {
   if (n_ctx < reserved_ctx_) n_ctx = reserved_ctx_;
   int32_t group = hp_.n_heads / hp_.n_kv_heads;
   threads.resize(std::max<size_t>(threads.size(), n_threads));
+  const size_t queries = static_cast<size_t>(std::min(kAttnMaxRun, max_batch_)) * group;
   for (ThreadBuffers& t : threads) {
-    t.scores.Resize(static_cast<size_t>(group) * PadAttention(n_ctx));
-    t.q16.Resize(static_cast<size_t>(group) * hp_.head_dim);
-    t.vacc.Resize(static_cast<size_t>(group) * kAttnMaxSlots * hp_.head_dim);
+    t.scores.Resize(queries * PadAttention(n_ctx));
+    t.q16.Resize(queries * hp_.head_dim);
+    t.vacc.Resize(queries * kAttnMaxSlots * hp_.head_dim);
   }
   // At most kAttnShareItemsPerThread * threads - 1 shared items.
   const int64_t shared_items =

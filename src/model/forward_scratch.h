@@ -42,10 +42,21 @@ class ForwardScratch {
   int64_t attn_share_min_work = kAttnShareMinWork;  // tests set 0 to share at every depth
   bool ShareAttention(int64_t n_items, int32_t n_threads, int32_t max_ctx) const;
 
+  // Consecutive tokens of one cache (a prompt chunk, a speculative draft)
+  // are an item together, up to kAttnMaxRun of them: their queries share
+  // each read of a K and V row, which otherwise every token would stream
+  // from memory again.
+  static constexpr int32_t kAttnMaxRun = 8;
+  struct Run {
+    int32_t first;  // token index in the chunk
+    int32_t n;      // tokens
+  };
+  std::vector<Run> attn_runs;  // capacity max_batch: filled without allocating
+
   struct ThreadBuffers {
-    AlignedBuffer<float> scores;   // [group][PadAttention(n_ctx)]: attention weights of the heads sharing a KV head
-    AlignedBuffer<uint16_t> q16;   // [group][head_dim]: queries rounded to f16, as the reference does
-    AlignedBuffer<float> vacc;     // [group][kAttnMaxSlots][head_dim]: partial sums of p * V
+    AlignedBuffer<float> scores;   // [run][group][PadAttention(n_ctx)]: attention weights of the heads sharing a KV head
+    AlignedBuffer<uint16_t> q16;   // [run][group][head_dim]: queries rounded to f16, as the reference does
+    AlignedBuffer<float> vacc;     // [run][group][kAttnMaxSlots][head_dim]: partial sums of p * V
   };
 
   // The tokens of the chunk being evaluated are tokens ref_first.. of a

@@ -379,6 +379,37 @@ static void UnitsInShare(int64_t base, int64_t cost, int64_t count, int64_t lo, 
   *end = first_from(hi);
 }
 
+// The attention items' runs of tokens: maximal runs of consecutive
+// positions of one cache, cut into equal parts of at most kAttnMaxRun
+// tokens, then the longest halved while the items (runs x KV heads) are
+// few and do not go round the threads evenly.
+static void AttentionRuns(int32_t n, const int32_t* pos, KvCache* const* kvs, int32_t n_kv_heads,
+                          int32_t n_threads, std::vector<ForwardScratch::Run>* runs) {
+  constexpr int32_t kMax = ForwardScratch::kAttnMaxRun;
+  runs->clear();  // capacity n: no allocation below
+  for (int32_t t = 0; t < n;) {
+    int32_t end = t + 1;
+    while (end < n && kvs[end] == kvs[t] && pos[end] == pos[end - 1] + 1) ++end;
+    const int32_t len = end - t;
+    const int32_t parts = (len + kMax - 1) / kMax;
+    for (int32_t i = 0; i < parts; ++i) {
+      const int32_t a = t + len * i / parts;
+      runs->push_back({a, t + len * (i + 1) / parts - a});
+    }
+    t = end;
+  }
+  auto items = [&] { return static_cast<int64_t>(runs->size()) * n_kv_heads; };
+  while (items() % n_threads != 0 &&
+         items() < int64_t{ForwardScratch::kAttnShareItemsPerThread} * n_threads) {
+    auto longest = std::max_element(runs->begin(), runs->end(),
+                                    [](const auto& a, const auto& b) { return a.n < b.n; });
+    if (longest->n == 1) break;
+    const ForwardScratch::Run tail = {longest->first + longest->n / 2, longest->n - longest->n / 2};
+    longest->n /= 2;
+    runs->insert(longest + 1, tail);
+  }
+}
+
 // Causal self-attention of n new tokens over the cache, grouped-query: the
 // heads that share a KV head are processed together so each K and V row is
 // read once for all of them. The arithmetic follows the reference engine
@@ -386,11 +417,13 @@ static void UnitsInShare(int64_t base, int64_t cost, int64_t count, int64_t lo, 
 //   kq = K . f16(q)        one F16 dot per position (order: see below)
 //   p  = softmax(kq * scale), rows padded with -inf to a multiple of 16
 //   out = V^T . f16(p)     one F16 dot per output dimension over positions
-// An item (a token and a KV head) is a thread's work when there are enough
-// of them to go round evenly; otherwise the threads share every item, phase
-// by phase: positions of the scores, rows of the softmax, output dimensions
-// of the weighted sum. Each value is computed by the same operations in the
-// same order either way, so the results do not depend on the split.
+// An item (a run of consecutive tokens of one cache and a KV head: their
+// queries share each K and V row read) is a thread's work when there are
+// enough of them to go round evenly; otherwise the threads share every
+// item, phase by phase: positions of the scores, rows of the softmax,
+// output dimensions of the weighted sum. Each value is computed by the same
+// operations in the same order either way, so the results do not depend on
+// the split or the runs.
 void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* const* kvs,
                       ThreadPool& pool, ForwardScratch& s) const {
   const HParams& hp = hparams_;
@@ -411,9 +444,10 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
   const int32_t slots = batched ? 16 : ForwardScratch::kAttnMaxSlots;
   constexpr int32_t kF16Run = 256;
 
-  // scores[g][j] = (k_j . q_g) * scale for KV heads [kvh0, kvh1) of token t
-  // and positions [j0, j1); q16: that token's f16 queries of KV head kvh0.
-  auto scores_of = [&](int32_t t, int32_t kvh0, int32_t kvh1, int32_t j0, int32_t j1,
+  // scores[g][j] = (k_j . q_g) * scale for the qn queries of each of KV
+  // heads [kvh0, kvh1) in token t's cache, positions [j0, j1); q16: those
+  // queries in f16, [kvh][qn][hd].
+  auto scores_of = [&](int32_t t, int32_t kvh0, int32_t kvh1, int32_t qn, int32_t j0, int32_t j1,
                        const uint16_t* q16, float* scores, int64_t stride) {
     const model::KvCache& kv = *kvs[t];
     const auto scores_kq = dot_kq == ops.dot_f16_x1 ? ops.scores_f16_x1
@@ -423,7 +457,7 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
       // Many keys per call, each converted once for the group's queries
       // (given in f32: the conversion from f16 is exact).
       thread_local std::vector<float> q32;
-      const int64_t n_q32 = static_cast<int64_t>(kvh1 - kvh0) * group * hd;
+      const int64_t n_q32 = static_cast<int64_t>(kvh1 - kvh0) * qn * hd;
       if (static_cast<int64_t>(q32.size()) < n_q32) q32.resize(n_q32);
       f16.dequantize(q16, q32.data(), n_q32);
       // Keys in blocks that stay in L1 while each KV head takes its slice of
@@ -432,9 +466,9 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
       for (int32_t jb = j0; jb < j1; jb += kKeyBlock) {
         const int32_t n_keys = std::min(kKeyBlock, j1 - jb);
         for (int32_t kvh = kvh0; kvh < kvh1; ++kvh) {
-          const int64_t off = static_cast<int64_t>(kvh - kvh0) * group;
+          const int64_t off = static_cast<int64_t>(kvh - kvh0) * qn;
           scores_kq(kv.k(layer, jb) + kvh * hd, kv.row_stride(), n_keys, q32.data() + off * hd,
-                    group, hd, scale, scores + off * stride + jb, stride);
+                    qn, hd, scale, scores + off * stride + jb, stride);
         }
       }
       return;
@@ -442,9 +476,9 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
     for (int32_t j = j0; j < j1; ++j) {
       for (int32_t kvh = kvh0; kvh < kvh1; ++kvh) {
         const uint16_t* krow = kv.k(layer, j) + kvh * hd;
-        const uint16_t* q = q16 + static_cast<int64_t>(kvh - kvh0) * group * hd;
-        float* sc = scores + static_cast<int64_t>(kvh - kvh0) * group * stride;
-        for (int32_t g = 0; g < group; ++g) {
+        const uint16_t* q = q16 + static_cast<int64_t>(kvh - kvh0) * qn * hd;
+        float* sc = scores + static_cast<int64_t>(kvh - kvh0) * qn * stride;
+        for (int32_t g = 0; g < qn; ++g) {
           sc[g * stride + j] = dot_kq(krow, q + g * hd, hd) * scale;
         }
       }
@@ -465,25 +499,30 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
       f16.dequantize(h, p + j, len);
     }
   };
-  // out[g][d0, d1) = sum_j p_g[j] v_j[d0, d1) for KV head kvh of token t;
-  // vacc: a thread's [group][slots][hd] partial sums.
-  auto weighted_v = [&](int32_t t, int32_t kvh, const float* p, int64_t stride, int32_t d0,
-                        int32_t d1, float* vacc) {
-    const model::KvCache& kv = *kvs[t];
-    const int32_t n_ctx = pos[t] + 1;
+  // out[g][d0, d1) = sum_j p_g[j] v_j[d0, d1) for KV head kvh of the m
+  // tokens from t0 (one run), over the positions the last of them sees
+  // (an earlier token's weights past its own are zeros, whose products
+  // leave the sums as they are); vacc: a thread's [m * group][slots][hd]
+  // partial sums.
+  auto weighted_v = [&](int32_t t0, int32_t m, int32_t kvh, const float* p, int64_t stride,
+                        int32_t d0, int32_t d1, float* vacc) {
+    const model::KvCache& kv = *kvs[t0];
+    const int32_t n_ctx = pos[t0 + m - 1] + 1;
+    const int32_t qn = m * group;
     const int32_t len = d1 - d0;
     auto row = [&](int32_t g, int32_t r) {
       return vacc + (static_cast<size_t>(g) * slots + r) * hd + d0;
     };
-    for (int32_t g = 0; g < group; ++g) {
+    for (int32_t g = 0; g < qn; ++g) {
       for (int32_t r = 0; r < slots; ++r) std::fill(row(g, r), row(g, r) + len, 0.0f);
     }
     // vacc[g][j % slots] += p_g[j] * v_j, one fused multiply-add per element
-    ops.weighted_sum_f16(kv.v(layer, 0) + kvh * hd + d0, kv.row_stride(), n_ctx, p, stride, group,
+    ops.weighted_sum_f16(kv.v(layer, 0) + kvh * hd + d0, kv.row_stride(), n_ctx, p, stride, qn,
                          slots, row(0, 0), static_cast<int64_t>(slots) * hd, hd, len);
     // Combine the partial sums as the dot products reduce their lanes.
-    float* out = s.attn.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd + d0;
-    for (int32_t g = 0; g < group; ++g) {
+    for (int32_t g = 0; g < qn; ++g) {
+      float* out = s.attn.data() + (t0 + g / group) * n_q +
+                   (static_cast<int64_t>(kvh) * group + g % group) * hd + d0;
       auto r = [&](int32_t i) { return row(g, i); };
       if (slots == 64) {  // accumulators 0+2, 1+3, then 0+1
         for (int32_t l = 0; l < 16; ++l) {
@@ -495,29 +534,40 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
       for (int32_t w = 8; w >= 1; w /= 2) {  // lanes 8+8, 4+4, 2+2, 1+1
         for (int32_t l = 0; l < w; ++l) ops.add(r(l + w), r(l), len);
       }
-      std::copy(r(0), r(0) + len, out + g * hd);
+      std::copy(r(0), r(0) + len, out);
     }
   };
 
   int32_t max_ctx = 0;
   for (int32_t t = 0; t < n; ++t) max_ctx = std::max(max_ctx, pos[t] + 1);
   if (!s.ShareAttention(n_items, pool.size(), max_ctx)) {
+    std::vector<ForwardScratch::Run>& runs = s.attn_runs;
+    AttentionRuns(n, pos, kvs, hp.n_kv_heads, pool.size(), &runs);
+    const int64_t n_run_items = static_cast<int64_t>(runs.size()) * hp.n_kv_heads;
     pool.Run([&](int ith, int nth) {
       ForwardScratch::ThreadBuffers& tb = s.threads[ith];
-      for (int64_t item = ith; item < n_items; item += nth) {
-        const int32_t t = static_cast<int32_t>(item / hp.n_kv_heads);
+      for (int64_t item = ith; item < n_run_items; item += nth) {
+        const ForwardScratch::Run run = runs[item / hp.n_kv_heads];
         const int32_t kvh = static_cast<int32_t>(item % hp.n_kv_heads);
-        const int32_t n_ctx = pos[t] + 1;  // causal: positions 0 .. pos[t]
+        // Causal: token t sees positions 0 .. pos[t]; the run's last token
+        // sees them all.
+        const int32_t n_ctx = pos[run.first + run.n - 1] + 1;
         const int32_t n_pad = ForwardScratch::PadAttention(n_ctx);
-        const float* q = s.q.data() + t * n_q + static_cast<int64_t>(kvh) * group * hd;
-        for (int32_t g = 0; g < group; ++g) {
-          f16.quantize(q + g * hd, tb.q16.data() + g * hd, hd);
+        for (int32_t i = 0; i < run.n; ++i) {
+          f16.quantize(s.q.data() + (run.first + i) * n_q + static_cast<int64_t>(kvh) * group * hd,
+                       tb.q16.data() + static_cast<int64_t>(i) * group * hd, group * hd);
         }
-        scores_of(t, kvh, kvh + 1, 0, n_ctx, tb.q16.data(), tb.scores.data(), n_pad);
-        for (int32_t g = 0; g < group; ++g) {
-          softmax_row(tb.scores.data() + static_cast<size_t>(g) * n_pad, n_ctx);
+        scores_of(run.first, kvh, kvh + 1, run.n * group, 0, n_ctx, tb.q16.data(),
+                  tb.scores.data(), n_pad);
+        for (int32_t i = 0; i < run.n; ++i) {
+          const int32_t n_ctx_i = pos[run.first + i] + 1;
+          for (int32_t g = 0; g < group; ++g) {
+            float* p = tb.scores.data() + static_cast<int64_t>(i * group + g) * n_pad;
+            softmax_row(p, n_ctx_i);
+            std::fill(p + ForwardScratch::PadAttention(n_ctx_i), p + n_pad, 0.0f);
+          }
         }
-        weighted_v(t, kvh, tb.scores.data(), n_pad, 0, hd, tb.vacc.data());
+        weighted_v(run.first, run.n, kvh, tb.scores.data(), n_pad, 0, hd, tb.vacc.data());
       }
     });
     return;
@@ -548,7 +598,7 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
       int64_t j0, j1;
       UnitsInShare(base, 1, pos[t] + 1, lo, hi, &j0, &j1);
       if (j0 >= j1) continue;
-      scores_of(t, 0, hp.n_kv_heads, static_cast<int32_t>(j0), static_cast<int32_t>(j1),
+      scores_of(t, 0, hp.n_kv_heads, group, static_cast<int32_t>(j0), static_cast<int32_t>(j1),
                 s.shared_q16.data() + t * n_q,
                 item_scores(static_cast<int64_t>(t) * hp.n_kv_heads), stride);
     }
@@ -579,7 +629,7 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
       int64_t c0, c1;
       UnitsInShare(base, n_ctx, hd / step, lo, hi, &c0, &c1);
       if (c0 < c1) {
-        weighted_v(t, kvh, item_scores(item), stride, static_cast<int32_t>(c0 * step),
+        weighted_v(t, 1, kvh, item_scores(item), stride, static_cast<int32_t>(c0 * step),
                    static_cast<int32_t>(c1 * step), vacc);
       }
       base += static_cast<int64_t>(hd / step) * n_ctx;

@@ -370,6 +370,59 @@ TEST(Model, SpansAndBatchedDecodeEqualSingleSequence) {
   }
 }
 
+// Consecutive tokens of one cache share their attention reads (runs of up
+// to ForwardScratch::kAttnMaxRun tokens): drafts of every length, across the
+// 16-position softmax groups and the 64 partial sums of a decode, give
+// exactly the logits of decoding their tokens one by one, and a prompt
+// chunk exactly those of evaluating it one token per pass.
+TEST(Model, RunsOfTokensGiveTheResultsOfOneTokenAtATime) {
+  TinySpec s;
+  s.n_embd = 384;
+  s.n_heads = 6;
+  s.n_kv_heads = 3;
+  s.n_ff = 128;
+  s.n_ctx = 320;
+  Loaded l = LoadTiny(s, "runs");
+  ASSERT_NE(l.model, nullptr);
+  std::mt19937 rng(11);
+  std::vector<int32_t> prompt(s.n_ctx);
+  for (int32_t& t : prompt) t = static_cast<int32_t>(rng() % s.n_vocab);
+  const size_t V = static_cast<size_t>(s.n_vocab);
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    auto scratch = l.model->NewScratch(64);
+    for (int depth : {1, 60, 250}) {
+      for (int n : {2, 5, 8, 9, 19}) {
+        auto kv_draft = l.model->NewKvCache(s.n_ctx), kv_steps = l.model->NewKvCache(s.n_ctx);
+        std::vector<float> draft(n * V), single(V);
+        for (auto* kv : {kv_draft.get(), kv_steps.get()}) {
+          ASSERT_TRUE(l.model->Forward(prompt.data(), depth, *kv, single.data(), false, pool,
+                                       *scratch).ok());
+        }
+        std::vector<KvCache*> kvs(n, kv_draft.get());
+        ASSERT_TRUE(l.model->ForwardDecode(&prompt[depth], kvs.data(), n, draft.data(), pool,
+                                           *scratch).ok());
+        for (int i = 0; i < n; ++i) {
+          ASSERT_TRUE(l.model->Forward(&prompt[depth + i], 1, *kv_steps, single.data(), false,
+                                       pool, *scratch).ok());
+          EXPECT_EQ(single, std::vector<float>(draft.begin() + i * V, draft.begin() + (i + 1) * V))
+              << threads << " threads, depth " << depth << ", token " << i << " of " << n;
+        }
+      }
+    }
+    // A prompt evaluated in chunks of 64 and one token per pass (the same
+    // batched order, ForwardScratch::ref_batch).
+    const int n = 150;
+    std::vector<float> chunked(n * V), one_by_one(n * V);
+    auto kv_a = l.model->NewKvCache(s.n_ctx), kv_b = l.model->NewKvCache(s.n_ctx);
+    ASSERT_TRUE(l.model->Forward(prompt.data(), n, *kv_a, chunked.data(), true, pool, *scratch).ok());
+    auto tiny_batch = l.model->NewScratch(1);
+    ASSERT_TRUE(l.model->Forward(prompt.data(), n, *kv_b, one_by_one.data(), true, pool,
+                                 *tiny_batch).ok());
+    EXPECT_EQ(chunked, one_by_one) << threads << " threads";
+  }
+}
+
 TEST(Model, ThreadCountDoesNotChangeResults) {
   TinySpec s;
   Loaded l = LoadTiny(s, "threads");
