@@ -73,11 +73,29 @@ int Serve(ServeArgs& a) {
   // destroyed, so it never touches a server being torn down.
   std::atomic<bool> done{false};
   std::atomic<bool> stopping{false};
-  std::thread signals([&s, &done, &stopping, &a, set] {
+  std::atomic<bool> loading{true};  // the main thread is loading models
+  std::thread signals([&s, &done, &stopping, &loading, &a, set] {
     int sig = 0;
     sigwait(&set, &sig);
     if (done.load()) return;  // woken by the main thread below
     stopping.store(true);
+    if (loading.load()) {
+      // Nothing is served yet. The model being loaded finishes loading
+      // (seconds for a large one) unless a second signal ends the process
+      // at once: loading only reads, so there is nothing to lose.
+      fmt::print(stderr,
+                 "glint: signal {}: stopping once the model being loaded is in (signal again "
+                 "to exit now)\n",
+                 sig);
+      std::fflush(stderr);
+      s.Stop();
+      int again = 0;
+      sigwait(&set, &again);
+      if (done.load()) return;
+      fmt::print(stderr, "glint: signal {}: exiting\n", again);
+      std::fflush(stderr);
+      std::_Exit(128 + again);
+    }
     fmt::print(stderr,
                "glint: signal {}: draining (running responses have {} s to finish; signal "
                "again to stop now)\n",
@@ -131,6 +149,7 @@ int Serve(ServeArgs& a) {
                models.front()->tier && models.back()->tier ? " between the tiers (docs/routing.md)"
                                                             : " to the first model");
   }
+  loading.store(false);
   if (stopping.load() || !s.Install(models)) {
     // Stopped while loading: nothing was served.
     network.join();
