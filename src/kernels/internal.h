@@ -148,9 +148,15 @@ void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t
 size_t Q4_1Packed8BlockBytes();
 void RepackQ4_1Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out);
+void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
+                             const float* scales, size_t scales_stride, int n_tokens, float* out,
+                             size_t out_stride);
 size_t Q8_0Packed8BlockBytes();
 void RepackQ8_0Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);
+void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
+                             const float* scales, size_t scales_stride, int n_tokens, float* out,
+                             size_t out_stride);
 
 void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void Softmax(float* x, int64_t n);
@@ -186,7 +192,13 @@ void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
 void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
                                 float* state);
 void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out);
+void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
+                             const float* scales, size_t scales_stride, int n_tokens, float* out,
+                             size_t out_stride);
 void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);
+void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
+                             const float* scales, size_t scales_stride, int n_tokens, float* out,
+                             size_t out_stride);
 
 }  // namespace avxvnni
 #endif
@@ -206,6 +218,20 @@ void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out)
       case 7: KERNEL<7>(__VA_ARGS__); break;           \
       default: KERNEL<8>(__VA_ARGS__); break;          \
     }                                                  \
+  } while (false)
+
+// Calls KERNEL<T>(args...) for T = n_tokens in 2..8.
+#define GLINT_DISPATCH_PACKED8_XN(KERNEL, n_tokens, ...) \
+  do {                                                   \
+    switch (n_tokens) {                                  \
+      case 2: KERNEL<2>(__VA_ARGS__); break;             \
+      case 3: KERNEL<3>(__VA_ARGS__); break;             \
+      case 4: KERNEL<4>(__VA_ARGS__); break;             \
+      case 5: KERNEL<5>(__VA_ARGS__); break;             \
+      case 6: KERNEL<6>(__VA_ARGS__); break;             \
+      case 7: KERNEL<7>(__VA_ARGS__); break;             \
+      default: KERNEL<8>(__VA_ARGS__); break;            \
+    }                                                    \
   } while (false)
 
 }  // namespace glint::kernels

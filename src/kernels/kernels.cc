@@ -142,9 +142,11 @@ KernelTable MakeAvx2Table() {
   at(DType::kQ6_K).rows8_block_bytes = avx2::Q6KRows8BlockBytes();
   at(DType::kQ4_1).packed8_repack = avx2::RepackQ4_1Packed8;
   at(DType::kQ4_1).packed8_dot = avx2::VecDotQ4_1Q8_1Packed8;
+  at(DType::kQ4_1).packed8_dot_xn = avx2::VecDotQ4_1Q8_1Packed8XN;
   at(DType::kQ4_1).packed8_block_bytes = avx2::Q4_1Packed8BlockBytes();
   at(DType::kQ8_0).packed8_repack = avx2::RepackQ8_0Packed8;
   at(DType::kQ8_0).packed8_dot = avx2::VecDotQ8_0Q8_0Packed8;
+  at(DType::kQ8_0).packed8_dot_xn = avx2::VecDotQ8_0Q8_0Packed8XN;
   at(DType::kQ8_0).packed8_block_bytes = avx2::Q8_0Packed8BlockBytes();
   return t;
 }
@@ -170,7 +172,9 @@ KernelTable MakeAvxVnniTable() {
   at(DType::kQ6_K).rows8_dot_batched = avxvnni::VecDotQ6KQ8KBatchedRows8;
   at(DType::kQ6_K).rows8_dot_batched_x2 = avxvnni::VecDotQ6KQ8KBatchedRows8X2;
   at(DType::kQ4_1).packed8_dot = avxvnni::VecDotQ4_1Q8_1Packed8;
+  at(DType::kQ4_1).packed8_dot_xn = avxvnni::VecDotQ4_1Q8_1Packed8XN;
   at(DType::kQ8_0).packed8_dot = avxvnni::VecDotQ8_0Q8_0Packed8;
+  at(DType::kQ8_0).packed8_dot_xn = avxvnni::VecDotQ8_0Q8_0Packed8XN;
   return t;
 }
 #endif

@@ -61,6 +61,12 @@ using VecDotRows8X2Fn = void (*)(int64_t n, const void* xr, const void* y, size_
 // row. A packed matrix (kernels::PackRows8) holds its groups of eight rows
 // one after another.
 using VecDotPacked8Fn = void (*)(int64_t n, const void* xr, const void* y, float* out);
+// The same for n_tokens (2..8) activation rows y + t * y_stride with their
+// float scales as VecDotX8Fn takes them: row r of token t to
+// out[t * out_stride + r], each bit-identical to vec_dot.
+using VecDotPacked8XNFn = void (*)(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                   const float* scales, size_t scales_stride, int n_tokens,
+                                   float* out, size_t out_stride);
 
 // The reference engine evaluates a prompt in batches; for some weight types
 // its matrix product then sums each output in another order than its
@@ -89,6 +95,7 @@ struct TypeKernels {
   size_t rows8_block_bytes = 0;
   RepackRows8Fn packed8_repack = nullptr;   // nullptr: no packed single-token kernel
   VecDotPacked8Fn packed8_dot = nullptr;
+  VecDotPacked8XNFn packed8_dot_xn = nullptr;  // nullptr: none (tokens go to vec_dot_x8)
   size_t packed8_block_bytes = 0;
 
   // The dot product for token `index` of a reference batch of `batch` tokens.

@@ -139,6 +139,39 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
     }
     return;
   }
+  // Several tokens in the single-token order (a draft, sequences decoded
+  // together, a prompt of a type without a batched order) over the
+  // load-time packing: eight rows against up to eight tokens per call.
+  if (packed8 != nullptr && tk.packed8_dot_xn != nullptr && xq.scales != nullptr &&
+      tk.DotFor(xq.ref_batch, xq.ref_first) == tk.vec_dot &&
+      tk.DotFor(xq.ref_batch, xq.ref_first + xq.n_tokens - 1) == tk.vec_dot) {
+    DCHECK(r0 % 8 == 0 && r1 % 8 == 0);
+    const size_t group_bytes =
+        static_cast<size_t>(n / GetDTypeInfo(xq.type).block_size) * tk.packed8_block_bytes;
+    const auto* p = static_cast<const uint8_t*>(packed8);
+    const size_t end = static_cast<size_t>(r1 / 8) * group_bytes;
+    for (int64_t r = r0; r < r1; r += 8) {
+      const size_t at = static_cast<size_t>(r / 8) * group_bytes;
+      const uint8_t* group = p + at;
+      // The next group into L1 while this one serves every token.
+      for (size_t b = at + group_bytes; b < at + 2 * group_bytes && b < end; b += 64) {
+        __builtin_prefetch(p + b, 0, 3);
+      }
+      for (int64_t t = 0; t < xq.n_tokens; t += 8) {
+        const int m = static_cast<int>(std::min<int64_t>(8, xq.n_tokens - t));
+        float* yt = y + t * y_stride + r;
+        if (m == 1) {
+          float out[8];
+          tk.packed8_dot(n, group, act + t * xq.row_bytes, out);
+          std::copy(out, out + 8, yt);
+          continue;
+        }
+        tk.packed8_dot_xn(n, group, act + t * xq.row_bytes, xq.row_bytes, xq.scales + t,
+                          xq.scales_stride, m, yt, static_cast<size_t>(y_stride));
+      }
+    }
+    return;
+  }
   // (Only tokens in the batched order use it; they form one interval, so
   // its ends tell whether there are any, e.g. none in a decode step of
   // several sequences.)

@@ -300,6 +300,63 @@ TEST_P(VecDotX4Test, Packed8BitIdenticalToScalarPerRow) {
   if (checked == 0) GTEST_SKIP() << "no packed eight-row kernel for " << DTypeName(t);
 }
 
+// The packed rows against 2..8 tokens at once (verification of a draft,
+// batched decode, Q4_1 prompts): each row and token bit-identical to
+// vec_dot, for every activation stride and output stride.
+TEST_P(VecDotX4Test, Packed8ManyTokensBitIdenticalToScalar) {
+  const DType t = GetParam();
+  const KernelTable& g = GenericKernels();
+  const DType at = g[t].vec_dot_type;
+  const int64_t bs = GetDTypeInfo(t).block_size;
+  std::mt19937 rng(73);
+  int checked = 0;
+  for (const KernelTable* simd : testing::SimdTables()) {
+    const TypeKernels& k = (*simd)[t];
+    if (k.packed8_dot_xn == nullptr) continue;
+    for (int64_t n : Sizes(t)) {
+      const size_t row = RowBytes(t, n);
+      const std::vector<uint8_t> w = RandomWeights(rng, t, 8 * n);
+      std::vector<uint8_t> packed(static_cast<size_t>(n / bs) * k.packed8_block_bytes);
+      k.packed8_repack(n, w.data(), row, packed.data());
+      const int64_t nb = n / GetDTypeInfo(at).block_size;
+      const size_t block_bytes = GetDTypeInfo(at).block_bytes;
+      for (int T = 2; T <= 8; ++T) {
+        // Activation rows a few blocks apart (their alignment kept), and
+        // their scales as VecDotX8Fn takes them.
+        const size_t act_stride = RowBytes(at, n) + 2 * testing::RowAlignment(at);
+        OffsetBuffer ab(T * act_stride, testing::RowAlignment(at) * (T % 3));
+        const size_t s_stride = static_cast<size_t>(T) + 8;
+        std::vector<float> scales(2 * static_cast<size_t>(nb) * s_stride, 0.0f);
+        for (int j = 0; j < T; ++j) {
+          const std::vector<float> x = RandomFloats(rng, n, j == 1 ? Fill::kExtremes : Fill::kNormal);
+          uint8_t* a = ab.data() + j * act_stride;
+          g[at].quantize(x.data(), a, n);
+          for (int64_t i = 0; i < nb; ++i) {
+            uint16_t h[2];
+            std::memcpy(h, a + i * block_bytes, sizeof h);
+            scales[2 * i * s_stride + j] = HalfToFloat(h[0]);
+            scales[(2 * i + 1) * s_stride + j] = at == DType::kQ8_1 ? HalfToFloat(h[1]) : 0.0f;
+          }
+        }
+        const size_t out_stride = 11;
+        std::vector<float> out(T * out_stride, -1.0f);
+        k.packed8_dot_xn(n, packed.data(), ab.data(), act_stride, scales.data(), s_stride, T,
+                         out.data(), out_stride);
+        for (int j = 0; j < T; ++j) {
+          for (int r = 0; r < 8; ++r) {
+            const float want = g[t].vec_dot(n, w.data() + r * row, ab.data() + j * act_stride);
+            ASSERT_EQ(std::memcmp(&out[j * out_stride + r], &want, 4), 0)
+                << simd->isa << " " << DTypeName(t) << " n=" << n << " T=" << T << " token " << j
+                << " row " << r << ": " << out[j * out_stride + r] << " vs " << want;
+          }
+        }
+        ++checked;
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no packed many-token kernel for " << DTypeName(t);
+}
+
 // The 32-bit-at-a-time scale unpacking equals the per-sub-block one.
 TEST(UnpackScalesTest, AllAtOnceMatchesPerSubBlock) {
   std::mt19937 rng(61);

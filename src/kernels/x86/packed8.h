@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/blocks.h"
 #include "kernels/x86/x8.h"  // HsumF32X8
@@ -127,6 +128,141 @@ inline void Q4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out
   out[5] = HsumF32X8(a5) + sm[5];
   out[6] = HsumF32X8(a6) + sm[6];
   out[7] = HsumF32X8(a7) + sm[7];
+}
+
+// out[t * out_stride + r] = VecDotQ4_1Q8_1(n, row r, token t) for the eight
+// rows packed at xr and T (2..8) tokens y + t * y_stride, whose block scales
+// are given in float as the X8 kernels take them (VecDotX8Fn): verifying a
+// draft, decoding several sequences, a prompt. Each row is unpacked once
+// per block for all T tokens; the products d = dx * dy of every block and
+// token are formed first, eight rows in one multiply, and each (row,
+// token) multiply-add takes its d by a broadcast load, which leaves one
+// integer dot, one conversion and one fused multiply-add per row, token
+// and block. The rows go in passes of R with the T x R accumulators in
+// registers. Per row and token the operations are Q4_1Q8_1Packed8's.
+template <int T, typename Dot>
+inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
+                              const float* scales, size_t scales_stride, float* out,
+                              size_t out_stride, Dot dot) {
+  static_assert(T >= 2 && T <= 8);
+  constexpr int R = T == 2 ? 4 : T <= 4 ? 2 : 1;
+  const auto* bx = static_cast<const BlockQ4_1x8*>(xr);
+  const auto* y8 = static_cast<const uint8_t*>(y) + offsetof(BlockQ8_1, qs);
+  const int64_t nb = n / kQK;
+  // d[i][t][r] = dx(row r, block i) * dy(token t, block i); grows once per
+  // thread to the longest row.
+  thread_local std::vector<float> dbuf;
+  if (dbuf.size() < static_cast<size_t>(nb) * T * 8 + 8) dbuf.resize(static_cast<size_t>(nb) * T * 8 + 8);
+  alignas(32) float sm[T][8];  // lane r: row r's offset term
+  {
+    __m256 summs[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) summs[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+      const __m256 dx =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].d)));
+      const __m256 mx =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].m)));
+      const float* dy = scales + 2 * i * scales_stride;
+      float* di = dbuf.data() + i * T * 8;
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        _mm256_storeu_ps(di + t * 8, _mm256_mul_ps(dx, _mm256_broadcast_ss(dy + t)));
+        summs[t] = _mm256_fmadd_ps(mx, _mm256_broadcast_ss(dy + scales_stride + t), summs[t]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) _mm256_store_ps(sm[t], summs[t]);
+  }
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  for (int r0 = 0; r0 < 8; r0 += R) {
+    __m256 acc[T][R];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc[t][r] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < nb; ++i) {
+      __m256i q[R];  // [low nibbles | high nibbles] of each row
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].qs[r0 + r]));
+        q[r] = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), low4), _mm_and_si128(v, low4));
+      }
+      const float* di = dbuf.data() + i * T * 8 + r0;
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        const __m256i qy = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(y8 + t * y_stride + i * sizeof(BlockQ8_1)));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          acc[t][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(di + t * 8 + r),
+                                      _mm256_cvtepi32_ps(dot(q[r], qy)), acc[t][r]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) out[t * out_stride + r0 + r] = HsumF32X8(acc[t][r]) + sm[t][r0 + r];
+    }
+  }
+}
+
+// Q4_1Q8_1Packed8XN for Q8_0 rows (Q8_0Q8_0Packed8's operations per row and
+// token): the output matrix of a draft's or a batch's logits.
+template <int T, typename Dot>
+inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
+                              const float* scales, size_t scales_stride, float* out,
+                              size_t out_stride, Dot dot) {
+  static_assert(T >= 2 && T <= 8);
+  constexpr int R = T == 2 ? 4 : T <= 4 ? 2 : 1;
+  const auto* bx = static_cast<const BlockQ8_0x8*>(xr);
+  const auto* y8 = static_cast<const uint8_t*>(y) + offsetof(BlockQ8_0, qs);
+  const int64_t nb = n / kQK;
+  thread_local std::vector<float> dbuf;
+  if (dbuf.size() < static_cast<size_t>(nb) * T * 8 + 8) dbuf.resize(static_cast<size_t>(nb) * T * 8 + 8);
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].d)));
+    const float* dy = scales + 2 * i * scales_stride;
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      _mm256_storeu_ps(dbuf.data() + (i * T + t) * 8, _mm256_mul_ps(dx, _mm256_broadcast_ss(dy + t)));
+    }
+  }
+  for (int r0 = 0; r0 < 8; r0 += R) {
+    __m256 acc[T][R];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc[t][r] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < nb; ++i) {
+      __m256i q[R], aq[R];  // each row's quants and their absolute values
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        q[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bx[i].qs[r0 + r]));
+        aq[r] = _mm256_sign_epi8(q[r], q[r]);
+      }
+      const float* di = dbuf.data() + i * T * 8 + r0;
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        const __m256i qy = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(y8 + t * y_stride + i * sizeof(BlockQ8_0)));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          acc[t][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(di + t * 8 + r),
+                                      _mm256_cvtepi32_ps(dot(aq[r], _mm256_sign_epi8(qy, q[r]))),
+                                      acc[t][r]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) out[t * out_stride + r0 + r] = HsumF32X8(acc[t][r]);
+    }
+  }
 }
 
 // out[r] = VecDotQ8_0Q8_0(n, row r, y) for the eight rows packed at xr;
