@@ -89,8 +89,9 @@ void BM_MatMul(benchmark::State& state) {
   std::vector<float> y(static_cast<size_t>(rows * n_tokens));
   ThreadPool pool(threads);
   MatMulScratch scratch;
-  // As the model holds its weights: also packed for single-token products
-  // where the table has a packed kernel (decode reads that instead).
+  // As the model holds its weights: also packed where the table has a
+  // packed kernel (single-token products, and tokens in that order, read it
+  // instead: decode, drafts, Q4_1 prompts).
   const AlignedBuffer<uint8_t> packed = PackRows8(k, type, w.data(), rows, cols);
   const void* packed8 = packed.size() > 0 ? packed.data() : nullptr;
   for (auto _ : state) {
@@ -102,7 +103,7 @@ void BM_MatMul(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
   state.SetItemsProcessed(state.iterations() * rows * cols * n_tokens);
   state.SetLabel(std::string(DTypeName(type)) + " " + k.isa +
-                 (packed8 != nullptr && n_tokens == 1 ? " packed8" : ""));
+                 (packed8 != nullptr ? " packed8" : ""));
 }
 
 void BM_VecDot(benchmark::State& state) {
@@ -170,7 +171,7 @@ void MatMulArgs(benchmark::internal::Benchmark* b) {
       {kQ4_K, 1536, 8960}, {kQ6_K, 1536, 8960}, {kQ6_K, 151936, 1536},
   };
   for (const auto& s : shapes) {
-    for (int64_t tokens : {1, 64}) {
+    for (int64_t tokens : {1, 16, 64}) {  // decode, a draft, a prompt chunk
       if (tokens > 1 && s[1] > 100000) continue;  // logits are computed for one token only
       for (int64_t threads : {1, 2}) b->Args({s[0], s[1], s[2], tokens, threads});
     }
