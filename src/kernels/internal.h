@@ -220,18 +220,4 @@ void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_
     }                                                  \
   } while (false)
 
-// Calls KERNEL<T>(args...) for T = n_tokens in 2..8.
-#define GLINT_DISPATCH_PACKED8_XN(KERNEL, n_tokens, ...) \
-  do {                                                   \
-    switch (n_tokens) {                                  \
-      case 2: KERNEL<2>(__VA_ARGS__); break;             \
-      case 3: KERNEL<3>(__VA_ARGS__); break;             \
-      case 4: KERNEL<4>(__VA_ARGS__); break;             \
-      case 5: KERNEL<5>(__VA_ARGS__); break;             \
-      case 6: KERNEL<6>(__VA_ARGS__); break;             \
-      case 7: KERNEL<7>(__VA_ARGS__); break;             \
-      default: KERNEL<8>(__VA_ARGS__); break;            \
-    }                                                    \
-  } while (false)
-
 }  // namespace glint::kernels

@@ -131,8 +131,9 @@ inline void Q4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out
 }
 
 // out[t * out_stride + r] = VecDotQ4_1Q8_1(n, row r, token t) for the eight
-// rows packed at xr and T (2..8) tokens y + t * y_stride, whose block scales
-// are given in float as the X8 kernels take them (VecDotX8Fn): verifying a
+// rows packed at xr and T tokens y + t * y_stride (2..8: one goes to
+// Q4_1Q8_1Packed8), whose block scales are given in float as the X8
+// kernels take them (VecDotX8Fn): verifying a
 // draft, decoding several sequences, a prompt. Each row is unpacked once
 // per block for all T tokens; the products d = dx * dy of every block and
 // token are formed first, eight rows in one multiply, and each (row,
@@ -144,8 +145,8 @@ template <int T, typename Dot>
 inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
                               const float* scales, size_t scales_stride, float* out,
                               size_t out_stride, Dot dot) {
-  static_assert(T >= 2 && T <= 8);
-  constexpr int R = T == 2 ? 4 : T <= 4 ? 2 : 1;
+  static_assert(T >= 1 && T <= 8);
+  constexpr int R = T == 1 ? 8 : T == 2 ? 4 : T <= 4 ? 2 : 1;
   const auto* bx = static_cast<const BlockQ4_1x8*>(xr);
   const auto* y8 = static_cast<const uint8_t*>(y) + offsetof(BlockQ8_1, qs);
   const int64_t nb = n / kQK;
@@ -215,8 +216,8 @@ template <int T, typename Dot>
 inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
                               const float* scales, size_t scales_stride, float* out,
                               size_t out_stride, Dot dot) {
-  static_assert(T >= 2 && T <= 8);
-  constexpr int R = T == 2 ? 4 : T <= 4 ? 2 : 1;
+  static_assert(T >= 1 && T <= 8);
+  constexpr int R = T == 1 ? 8 : T == 2 ? 4 : T <= 4 ? 2 : 1;
   const auto* bx = static_cast<const BlockQ8_0x8*>(xr);
   const auto* y8 = static_cast<const uint8_t*>(y) + offsetof(BlockQ8_0, qs);
   const int64_t nb = n / kQK;

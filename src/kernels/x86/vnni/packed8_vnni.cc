@@ -26,8 +26,8 @@ void Q4_1Packed8Tokens(int64_t n, const void* xr, const void* y, size_t y_stride
 void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
                              const float* scales, size_t scales_stride, int n_tokens, float* out,
                              size_t out_stride) {
-  GLINT_DISPATCH_PACKED8_XN(Q4_1Packed8Tokens, n_tokens, n, xr, y, y_stride, scales,
-                            scales_stride, out, out_stride);
+  GLINT_DISPATCH_XN(Q4_1Packed8Tokens, n_tokens, n, xr, y, y_stride, scales, scales_stride, out,
+                    out_stride);
 }
 
 // (|x| <= 128 and y in [-128, 127]: maddubs never saturates a pair sum,
@@ -52,8 +52,8 @@ void Q8_0Packed8Tokens(int64_t n, const void* xr, const void* y, size_t y_stride
 void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
                              const float* scales, size_t scales_stride, int n_tokens, float* out,
                              size_t out_stride) {
-  GLINT_DISPATCH_PACKED8_XN(Q8_0Packed8Tokens, n_tokens, n, xr, y, y_stride, scales,
-                            scales_stride, out, out_stride);
+  GLINT_DISPATCH_XN(Q8_0Packed8Tokens, n_tokens, n, xr, y, y_stride, scales, scales_stride, out,
+                    out_stride);
 }
 
 }  // namespace glint::kernels::avxvnni
