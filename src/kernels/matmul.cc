@@ -106,29 +106,46 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
              const QuantizedActivations& xq, float* y, int64_t y_stride, const void* packed8) {
   const auto* act = static_cast<const uint8_t*>(xq.data);
   const int64_t n = xq.n_cols;
-  if (xq.n_tokens == 1) {
-    const VecDotFn dot = tk.DotFor(xq.ref_batch, xq.ref_first);
-    if (packed8 != nullptr && dot == tk.vec_dot && tk.packed8_dot != nullptr) {
-      // Eight rows per call from the load-time packing (r0 is a multiple of
-      // the grain, r1 too or the row count, itself a multiple of 8).
-      DCHECK(r0 % 8 == 0 && r1 % 8 == 0);
-      const size_t group_bytes =
-          static_cast<size_t>(n / GetDTypeInfo(xq.type).block_size) * tk.packed8_block_bytes;
-      const auto* p = static_cast<const uint8_t*>(packed8);
-      const size_t end = static_cast<size_t>(r1 / 8) * group_bytes;
-      for (int64_t r = r0; r < r1; r += 8) {
-        const size_t at = static_cast<size_t>(r / 8) * group_bytes;
-        for (size_t b = at + kPrefetchBytes; b < at + kPrefetchBytes + group_bytes && b < end;
-             b += 64) {
-          __builtin_prefetch(p + b, 0, 3);
-        }
-        tk.packed8_dot(n, p + at, act, y + r);
+  // Tokens in the single-token order (decode, a draft, sequences decoded
+  // together, a prompt of a type without a batched order) over the
+  // load-time packing: eight rows per call, against one token or up to
+  // eight (r0 is a multiple of the grain, r1 too or the row count, itself a
+  // multiple of 8).
+  const bool single_order = tk.DotFor(xq.ref_batch, xq.ref_first) == tk.vec_dot &&
+                            tk.DotFor(xq.ref_batch, xq.ref_first + xq.n_tokens - 1) == tk.vec_dot;
+  if (packed8 != nullptr && single_order && tk.packed8_dot != nullptr &&
+      (xq.n_tokens == 1 || (tk.packed8_dot_xn != nullptr && xq.scales != nullptr))) {
+    DCHECK(r0 % 8 == 0 && r1 % 8 == 0);
+    const size_t group_bytes =
+        static_cast<size_t>(n / GetDTypeInfo(xq.type).block_size) * tk.packed8_block_bytes;
+    const auto* p = static_cast<const uint8_t*>(packed8);
+    const size_t end = static_cast<size_t>(r1 / 8) * group_bytes;
+    // One token streams each group once: fetch kPrefetchBytes ahead into
+    // L1. Several tokens reuse each group: the next one is enough.
+    const size_t ahead = xq.n_tokens == 1 ? kPrefetchBytes : group_bytes;
+    for (int64_t r = r0; r < r1; r += 8) {
+      const size_t at = static_cast<size_t>(r / 8) * group_bytes;
+      for (size_t b = at + ahead; b < at + ahead + group_bytes && b < end; b += 64) {
+        __builtin_prefetch(p + b, 0, 3);
       }
-      return;
+      for (int64_t t = 0; t < xq.n_tokens; t += 8) {
+        const int m = static_cast<int>(std::min<int64_t>(8, xq.n_tokens - t));
+        float* yt = y + t * y_stride + r;
+        if (m == 1) {
+          tk.packed8_dot(n, p + at, act + t * xq.row_bytes, yt);
+        } else {
+          tk.packed8_dot_xn(n, p + at, act + t * xq.row_bytes, xq.row_bytes, xq.scales + t,
+                            xq.scales_stride, m, yt, static_cast<size_t>(y_stride));
+        }
+      }
     }
+    return;
+  }
+  if (xq.n_tokens == 1) {
     // One token streams each weight once: fetch a few rows ahead into L1 so
     // the dot products do not wait on memory (the hardware prefetcher alone
     // leaves decode latency-bound).
+    const VecDotFn dot = tk.DotFor(xq.ref_batch, xq.ref_first);
     const size_t end = static_cast<size_t>(r1) * w_row_bytes;
     for (int64_t r = r0; r < r1; ++r) {
       const size_t ahead = static_cast<size_t>(r) * w_row_bytes + kPrefetchBytes;
@@ -136,39 +153,6 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
         __builtin_prefetch(w + b, 0, 3);
       }
       y[r] = dot(n, w + r * w_row_bytes, act);
-    }
-    return;
-  }
-  // Several tokens in the single-token order (a draft, sequences decoded
-  // together, a prompt of a type without a batched order) over the
-  // load-time packing: eight rows against up to eight tokens per call.
-  if (packed8 != nullptr && tk.packed8_dot_xn != nullptr && xq.scales != nullptr &&
-      tk.DotFor(xq.ref_batch, xq.ref_first) == tk.vec_dot &&
-      tk.DotFor(xq.ref_batch, xq.ref_first + xq.n_tokens - 1) == tk.vec_dot) {
-    DCHECK(r0 % 8 == 0 && r1 % 8 == 0);
-    const size_t group_bytes =
-        static_cast<size_t>(n / GetDTypeInfo(xq.type).block_size) * tk.packed8_block_bytes;
-    const auto* p = static_cast<const uint8_t*>(packed8);
-    const size_t end = static_cast<size_t>(r1 / 8) * group_bytes;
-    for (int64_t r = r0; r < r1; r += 8) {
-      const size_t at = static_cast<size_t>(r / 8) * group_bytes;
-      const uint8_t* group = p + at;
-      // The next group into L1 while this one serves every token.
-      for (size_t b = at + group_bytes; b < at + 2 * group_bytes && b < end; b += 64) {
-        __builtin_prefetch(p + b, 0, 3);
-      }
-      for (int64_t t = 0; t < xq.n_tokens; t += 8) {
-        const int m = static_cast<int>(std::min<int64_t>(8, xq.n_tokens - t));
-        float* yt = y + t * y_stride + r;
-        if (m == 1) {
-          float out[8];
-          tk.packed8_dot(n, group, act + t * xq.row_bytes, out);
-          std::copy(out, out + 8, yt);
-          continue;
-        }
-        tk.packed8_dot_xn(n, group, act + t * xq.row_bytes, xq.row_bytes, xq.scales + t,
-                          xq.scales_stride, m, yt, static_cast<size_t>(y_stride));
-      }
     }
     return;
   }
