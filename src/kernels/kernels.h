@@ -56,7 +56,7 @@ using VecDotRows8X2Fn = void (*)(int64_t n, const void* xr, const void* y, size_
 // products (decode), in a layout of the kernel's own: packed8_repack (a
 // RepackRows8Fn) writes the n / block_size blocks of rows x, x +
 // x_row_bytes, ... (packed8_block_bytes each: as many bytes as the eight
-// rows' blocks); VecDotPacked8Fn writes the eight rows' dot products with
+// rows' blocks, or at most 32 more); VecDotPacked8Fn writes the eight rows' dot products with
 // one activation row to out[0..8), each bit-identical to vec_dot on that
 // row. A packed matrix (kernels::PackRows8) holds its groups of eight rows
 // one after another.
@@ -124,6 +124,10 @@ struct TypeKernels {
 struct KernelTable {
   const char* isa = "generic";
   TypeKernels types[kDTypeIdLimit];
+  // How far ahead of the weight rows it streams a matrix product prefetches
+  // them into L1, in bytes; 0: none, the hardware prefetcher alone. Set per
+  // CPU vendor (kernels.cc) and by GLINT_PREFETCH=<bytes>.
+  size_t prefetch_bytes = 0;
 
   const TypeKernels& operator[](DType t) const { return types[static_cast<uint32_t>(t)]; }
 };

@@ -29,10 +29,6 @@ constexpr int64_t kRows8MinTokens = 8;
 // inside L1 with the activations passing through.
 constexpr size_t kRows8ChunkBytes = 16 * 1024;
 
-// How far ahead of the current row a single-token product prefetches
-// (a few rows; well inside L1).
-constexpr size_t kPrefetchBytes = 8 * 1024;
-
 // Runs fn(begin, end) over [0, n) split across the pool (or inline).
 template <typename Fn>
 void ParallelRange(ThreadPool* pool, int64_t n, Fn&& fn) {
@@ -50,7 +46,8 @@ void ParallelRange(ThreadPool* pool, int64_t n, Fn&& fn) {
 // passes over them; each token's partial sums wait in `state` in between.
 // Returns the first row left over.
 int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0,
-                 int64_t r1, const QuantizedActivations& xq, float* y, int64_t y_stride) {
+                 int64_t r1, const QuantizedActivations& xq, float* y, int64_t y_stride,
+                 size_t prefetch) {
   const int64_t n = xq.n_cols;
   const int64_t r8_end = r0 + (r1 - r0) / 8 * 8;
   const DTypeInfo& act_info = GetDTypeInfo(xq.type);
@@ -67,7 +64,7 @@ int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, in
   for (int64_t r = r0; r < r8_end; r += 8) {
     tk.rows8_repack(n, w + r * w_row_bytes, w_row_bytes, packed.data());
     // The next eight rows into L2 while this group serves every token.
-    if (r + 16 <= r8_end) {
+    if (prefetch != 0 && r + 16 <= r8_end) {
       const uint8_t* next = w + (r + 8) * w_row_bytes;
       for (size_t b = 0; b < 8 * w_row_bytes; b += 64) __builtin_prefetch(next + b, 0, 2);
     }
@@ -102,8 +99,10 @@ int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, in
   return r8_end;
 }
 
+// Rows [r0, r1) of y = w x. prefetch: KernelTable::prefetch_bytes.
 void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0, int64_t r1,
-             const QuantizedActivations& xq, float* y, int64_t y_stride, const void* packed8) {
+             const QuantizedActivations& xq, float* y, int64_t y_stride, const void* packed8,
+             size_t prefetch) {
   const auto* act = static_cast<const uint8_t*>(xq.data);
   const int64_t n = xq.n_cols;
   // Tokens in the single-token order (decode, a draft, sequences decoded
@@ -120,12 +119,14 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
         static_cast<size_t>(n / GetDTypeInfo(xq.type).block_size) * tk.packed8_block_bytes;
     const auto* p = static_cast<const uint8_t*>(packed8);
     const size_t end = static_cast<size_t>(r1 / 8) * group_bytes;
-    // One token streams each group once: fetch kPrefetchBytes ahead into
-    // L1. Several tokens reuse each group: the next one is enough.
-    const size_t ahead = xq.n_tokens == 1 ? kPrefetchBytes : group_bytes;
+    // One token streams each group once: fetch `prefetch` bytes ahead into
+    // L1 (or nothing). Several tokens reuse each group: the next one, which
+    // gained on both vendors (the strided block headers waited on memory).
+    const size_t ahead = xq.n_tokens == 1 ? prefetch : group_bytes;
     for (int64_t r = r0; r < r1; r += 8) {
       const size_t at = static_cast<size_t>(r / 8) * group_bytes;
-      for (size_t b = at + ahead; b < at + ahead + group_bytes && b < end; b += 64) {
+      for (size_t b = at + ahead; ahead != 0 && b < at + ahead + group_bytes && b < end;
+           b += 64) {
         __builtin_prefetch(p + b, 0, 3);
       }
       for (int64_t t = 0; t < xq.n_tokens; t += 8) {
@@ -142,14 +143,13 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
     return;
   }
   if (xq.n_tokens == 1) {
-    // One token streams each weight once: fetch a few rows ahead into L1 so
-    // the dot products do not wait on memory (the hardware prefetcher alone
-    // leaves decode latency-bound).
+    // One token streams each weight once: where the CPU wants it, fetch a
+    // few rows ahead into L1 so the dot products do not wait on memory.
     const VecDotFn dot = tk.DotFor(xq.ref_batch, xq.ref_first);
     const size_t end = static_cast<size_t>(r1) * w_row_bytes;
     for (int64_t r = r0; r < r1; ++r) {
-      const size_t ahead = static_cast<size_t>(r) * w_row_bytes + kPrefetchBytes;
-      for (size_t b = ahead; b < ahead + w_row_bytes && b < end; b += 64) {
+      const size_t ahead = static_cast<size_t>(r) * w_row_bytes + prefetch;
+      for (size_t b = ahead; prefetch != 0 && b < ahead + w_row_bytes && b < end; b += 64) {
         __builtin_prefetch(w + b, 0, 3);
       }
       y[r] = dot(n, w + r * w_row_bytes, act);
@@ -163,7 +163,7 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
       tk.DotFor(xq.ref_batch, xq.ref_first) == tk.vec_dot_batched ||
       tk.DotFor(xq.ref_batch, xq.ref_first + xq.n_tokens - 1) == tk.vec_dot_batched;
   if (tk.rows8_repack != nullptr && xq.n_tokens >= kRows8MinTokens && any_batched) {
-    r0 = DotRows8(tk, w, w_row_bytes, r0, r1, xq, y, y_stride);
+    r0 = DotRows8(tk, w, w_row_bytes, r0, r1, xq, y, y_stride, prefetch);
   }
   // Rows in tiles that stay in cache while every token passes over them;
   // tokens in groups of eight or four where a multi-token kernel exists, so
@@ -297,7 +297,7 @@ void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_
   ParallelRange(pool, n_units, [&](int64_t u0, int64_t u1) {
     const int64_t r0 = u0 * kRowGrain;
     const int64_t r1 = std::min(n_rows, u1 * kRowGrain);
-    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride, packed8);
+    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride, packed8, k.prefetch_bytes);
   });
 }
 
@@ -318,7 +318,8 @@ void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* o
       const int64_t a = std::max(u0, base), b = std::min(u1, base + units_of(o));
       if (a < b) {
         DotRows(tk, static_cast<const uint8_t*>(o.w), w_row_bytes, (a - base) * kRowGrain,
-                std::min(o.n_rows, (b - base) * kRowGrain), xq, o.y, o.y_stride, o.packed8);
+                std::min(o.n_rows, (b - base) * kRowGrain), xq, o.y, o.y_stride, o.packed8,
+                k.prefetch_bytes);
       }
       base += units_of(o);
     }

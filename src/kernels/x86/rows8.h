@@ -30,6 +30,20 @@ struct Q6KRows8 {
 };
 static_assert(sizeof(Q6KRows8) % 32 == 0);
 
+// Eight rows of one Q4_K super-block as decoding reads them, packed at load
+// (packed8_k.cc): the nibbles stay packed, so the layout is as large as the
+// eight blocks plus 32 bytes, and lane r of every vector is row r. Byte k of
+// qs[g][q][r] is the row's qs[32g + 4q + k]: its low nibble is element
+// 64g + 4q + k (sub-block 2g), its high nibble element 64g + 32 + 4q + k.
+struct Q4KPacked8 {
+  uint16_t d[8];           // f16, as in the blocks
+  uint16_t dmin[8];
+  uint8_t sc[8][8];        // [sub-block][row], 0..63
+  uint8_t mins[4][8][2];   // [group][row]: m[2g], m[2g+1]
+  uint8_t qs[4][8][8][4];  // [group][quad][row]
+};
+static_assert(sizeof(Q4KPacked8) % 32 == 0);
+
 // An 8x8 transpose of 4-byte quads: v[r] holds 8 quads of row r; writes
 // quad q of every row, row r in lane r, to dst[q].
 inline void TransposeQuads(const __m256i* v, uint8_t (*dst)[8][4]) {
