@@ -183,29 +183,37 @@ void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const fl
 
 }  // namespace avx2
 
+#if defined(GLINT_KERNELS_HAVE_AVXVNNI) || defined(GLINT_KERNELS_HAVE_AVX512VNNI)
+// The x86/vnni/ kernels, bit-identical to the avx2:: ones; declared once per
+// build of them (x86/vnni/vnni.h).
+#define GLINT_DECLARE_VNNI_KERNELS \
+void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);      \
+void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,                   \
+                      const float* scales, size_t scales_stride, int n_tokens, float* out);       \
+void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);            \
+void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,        \
+                                float* state);                                                    \
+void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);            \
+void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,        \
+                                float* state);                                                    \
+void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out);                 \
+void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,           \
+                             const float* scales, size_t scales_stride, int n_tokens, float* out, \
+                             size_t out_stride);                                                  \
+void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);                 \
+void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,           \
+                             const float* scales, size_t scales_stride, int n_tokens, float* out, \
+                             size_t out_stride);
+#endif
 #ifdef GLINT_KERNELS_HAVE_AVXVNNI
-// AVX-VNNI versions (x86/vnni/), bit-identical to the avx2:: ones.
 namespace avxvnni {
-
-void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
-void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,
-                      const float* scales, size_t scales_stride, int n_tokens, float* out);
-void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
-void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
-                                float* state);
-void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);
-void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
-                                float* state);
-void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out);
-void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
-                             const float* scales, size_t scales_stride, int n_tokens, float* out,
-                             size_t out_stride);
-void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);
-void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
-                             const float* scales, size_t scales_stride, int n_tokens, float* out,
-                             size_t out_stride);
-
+GLINT_DECLARE_VNNI_KERNELS
 }  // namespace avxvnni
+#endif
+#ifdef GLINT_KERNELS_HAVE_AVX512VNNI
+namespace avx512vnni {
+GLINT_DECLARE_VNNI_KERNELS
+}  // namespace avx512vnni
 #endif
 #endif
 

@@ -176,22 +176,34 @@ bool CpuHasAvxVnni() {
 #endif
 }
 
-KernelTable MakeAvxVnniTable() {
-  KernelTable t = MakeAvx2Table();
-  t.isa = "avxvnni";
-  auto at = [&](DType d) -> TypeKernels& { return t.types[static_cast<uint32_t>(d)]; };
-  at(DType::kQ4_1).vec_dot_x4 = avxvnni::VecDotQ4_1Q8_1X4;
-  at(DType::kQ4_1).vec_dot_x8 = avxvnni::VecDotQ4_1Q8_1X8;
-  at(DType::kQ4_K).rows8_dot_batched = avxvnni::VecDotQ4KQ8KBatchedRows8;
-  at(DType::kQ4_K).rows8_dot_batched_x2 = avxvnni::VecDotQ4KQ8KBatchedRows8X2;
-  at(DType::kQ6_K).rows8_dot_batched = avxvnni::VecDotQ6KQ8KBatchedRows8;
-  at(DType::kQ6_K).rows8_dot_batched_x2 = avxvnni::VecDotQ6KQ8KBatchedRows8X2;
-  at(DType::kQ4_1).packed8_dot = avxvnni::VecDotQ4_1Q8_1Packed8;
-  at(DType::kQ4_1).packed8_dot_xn = avxvnni::VecDotQ4_1Q8_1Packed8XN;
-  at(DType::kQ8_0).packed8_dot = avxvnni::VecDotQ8_0Q8_0Packed8;
-  at(DType::kQ8_0).packed8_dot_xn = avxvnni::VecDotQ8_0Q8_0Packed8XN;
-  return t;
+#endif
+
+#ifdef GLINT_KERNELS_HAVE_AVX512VNNI
+bool CpuHasAvx512Vnni() {
+  return CpuHasAvx2() && __builtin_cpu_supports("avx512vnni") &&
+         __builtin_cpu_supports("avx512vl");
 }
+#endif
+
+#if defined(GLINT_KERNELS_HAVE_AVXVNNI) || defined(GLINT_KERNELS_HAVE_AVX512VNNI)
+// The AVX2 table with namespace NS's build of the x86/vnni/ kernels.
+#define GLINT_MAKE_VNNI_TABLE(NS)                                                  \
+  [] {                                                                             \
+    KernelTable t = MakeAvx2Table();                                               \
+    t.isa = #NS;                                                                   \
+    auto at = [&](DType d) -> TypeKernels& { return t.types[static_cast<uint32_t>(d)]; }; \
+    at(DType::kQ4_1).vec_dot_x4 = NS::VecDotQ4_1Q8_1X4;                            \
+    at(DType::kQ4_1).vec_dot_x8 = NS::VecDotQ4_1Q8_1X8;                            \
+    at(DType::kQ4_K).rows8_dot_batched = NS::VecDotQ4KQ8KBatchedRows8;             \
+    at(DType::kQ4_K).rows8_dot_batched_x2 = NS::VecDotQ4KQ8KBatchedRows8X2;        \
+    at(DType::kQ6_K).rows8_dot_batched = NS::VecDotQ6KQ8KBatchedRows8;             \
+    at(DType::kQ6_K).rows8_dot_batched_x2 = NS::VecDotQ6KQ8KBatchedRows8X2;        \
+    at(DType::kQ4_1).packed8_dot = NS::VecDotQ4_1Q8_1Packed8;                      \
+    at(DType::kQ4_1).packed8_dot_xn = NS::VecDotQ4_1Q8_1Packed8XN;                 \
+    at(DType::kQ8_0).packed8_dot = NS::VecDotQ8_0Q8_0Packed8;                      \
+    at(DType::kQ8_0).packed8_dot_xn = NS::VecDotQ8_0Q8_0Packed8XN;                 \
+    return t;                                                                      \
+  }()
 #endif
 
 OpsTable MakeAvx2Ops() {
@@ -283,7 +295,17 @@ const KernelTable* Avx2Kernels() {
 const KernelTable* AvxVnniKernels() {
 #ifdef GLINT_KERNELS_HAVE_AVXVNNI
   static const KernelTable* table =
-      CpuHasAvxVnni() ? new KernelTable(MakeAvxVnniTable()) : nullptr;
+      CpuHasAvxVnni() ? new KernelTable(GLINT_MAKE_VNNI_TABLE(avxvnni)) : nullptr;
+  return table;
+#else
+  return nullptr;
+#endif
+}
+
+const KernelTable* Avx512VnniKernels() {
+#ifdef GLINT_KERNELS_HAVE_AVX512VNNI
+  static const KernelTable* table =
+      CpuHasAvx512Vnni() ? new KernelTable(GLINT_MAKE_VNNI_TABLE(avx512vnni)) : nullptr;
   return table;
 #else
   return nullptr;
@@ -293,7 +315,11 @@ const KernelTable* AvxVnniKernels() {
 const KernelTable& ActiveKernels() {
   static const KernelTable* table = [] {
     if (ForceGeneric()) return &GenericKernels();
-    const KernelTable* best = ForceIsa("avx2") ? nullptr : AvxVnniKernels();
+    const KernelTable* best = nullptr;
+    if (!ForceIsa("avx2")) {
+      best = AvxVnniKernels();
+      if (best == nullptr) best = Avx512VnniKernels();
+    }
     if (best == nullptr) best = Avx2Kernels();
     return best != nullptr ? best : &GenericKernels();
   }();

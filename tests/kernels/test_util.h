@@ -130,6 +130,7 @@ inline std::vector<const KernelTable*> SimdTables() {
   std::vector<const KernelTable*> t;
   if (Avx2Kernels() != nullptr) t.push_back(Avx2Kernels());
   if (AvxVnniKernels() != nullptr) t.push_back(AvxVnniKernels());
+  if (Avx512VnniKernels() != nullptr) t.push_back(Avx512VnniKernels());
   return t;
 }
 

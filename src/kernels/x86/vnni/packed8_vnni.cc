@@ -1,14 +1,15 @@
 // x86/packed8.cc with vpdpbusd for the integer sums (exact either way, so
-// bit-identical to it). Built with -mavxvnni; only called when the CPU has it.
+// bit-identical to it). Built twice (vnni.h); only called when the CPU has VNNI.
 #include "kernels/x86/packed8.h"
 
 #include "kernels/internal.h"
+#include "kernels/x86/vnni/vnni.h"
 
-namespace glint::kernels::avxvnni {
+namespace glint::kernels::GLINT_VNNI_NAMESPACE {
 
 void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out) {
   x86::Q4_1Q8_1Packed8(n, xr, y, out, [](__m256i qx, __m256i qy) {
-    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), qx, qy);
+    return GLINT_DPBUSD(_mm256_setzero_si256(), qx, qy);
   });
 }
 
@@ -18,7 +19,7 @@ void Q4_1Packed8Tokens(int64_t n, const void* xr, const void* y, size_t y_stride
                        const float* scales, size_t scales_stride, float* out, size_t out_stride) {
   x86::Q4_1Q8_1Packed8XN<T>(n, xr, y, y_stride, scales, scales_stride, out, out_stride,
                             [](__m256i qx, __m256i qy) {
-                              return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), qx, qy);
+                              return GLINT_DPBUSD(_mm256_setzero_si256(), qx, qy);
                             });
 }
 }  // namespace
@@ -34,7 +35,7 @@ void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_
 // so vpdpbusd's exact sums are the AVX2 kernel's.)
 void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out) {
   x86::Q8_0Q8_0Packed8(n, xr, y, out, [](__m256i ax, __m256i sy) {
-    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), ax, sy);
+    return GLINT_DPBUSD(_mm256_setzero_si256(), ax, sy);
   });
 }
 
@@ -44,7 +45,7 @@ void Q8_0Packed8Tokens(int64_t n, const void* xr, const void* y, size_t y_stride
                        const float* scales, size_t scales_stride, float* out, size_t out_stride) {
   x86::Q8_0Q8_0Packed8XN<T>(n, xr, y, y_stride, scales, scales_stride, out, out_stride,
                             [](__m256i ax, __m256i sy) {
-                              return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), ax, sy);
+                              return GLINT_DPBUSD(_mm256_setzero_si256(), ax, sy);
                             });
 }
 }  // namespace
@@ -56,4 +57,4 @@ void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_
                     out_stride);
 }
 
-}  // namespace glint::kernels::avxvnni
+}  // namespace glint::kernels::GLINT_VNNI_NAMESPACE

@@ -2,15 +2,16 @@
 // vpdpbusd sums four u8 x s8 products straight into i32 lanes, where AVX2
 // needs maddubs, adds and a madd. Only the integer sums change instructions;
 // they are exact, so every lane still performs VecDotQ4KQ8KBatched's (or
-// VecDotQ6KQ8KBatched's) float operations bit for bit. Built with -mavxvnni
-// (CMakeLists.txt); only called when the CPU has AVX-VNNI.
+// VecDotQ6KQ8KBatched's) float operations bit for bit. Built twice
+// (vnni.h); only called when the CPU has VNNI.
 #include <cstring>
 
 #include "kernels/blocks.h"
 #include "kernels/internal.h"
+#include "kernels/x86/vnni/vnni.h"
 #include "kernels/x86/rows8.h"
 
-namespace glint::kernels::avxvnni {
+namespace glint::kernels::GLINT_VNNI_NAMESPACE {
 namespace {
 
 using x86::I16Pair;
@@ -50,7 +51,7 @@ void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
     for (int q = 0; q < 8; ++q) {
 #pragma GCC unroll 8
       for (int s = 0; s < 8; ++s) {
-        p[s] = _mm256_dpbusd_avx_epi32(p[s], Load256(b.qs[s][q]), Quad(a.qs + 32 * s + 4 * q));
+        p[s] = GLINT_DPBUSD(p[s], Load256(b.qs[s][q]), Quad(a.qs + 32 * s + 4 * q));
       }
     }
     for (int g = 0; g < 4; ++g) {
@@ -91,8 +92,8 @@ void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t
         for (int k = 0; k < 4; ++k) {
           const int s = 4 * half + k;
           const __m256i w = Load256(b.qs[s][q]);
-          p0[k] = _mm256_dpbusd_avx_epi32(p0[k], w, Quad(a0.qs + 32 * s + 4 * q));
-          p1[k] = _mm256_dpbusd_avx_epi32(p1[k], w, Quad(a1.qs + 32 * s + 4 * q));
+          p0[k] = GLINT_DPBUSD(p0[k], w, Quad(a0.qs + 32 * s + 4 * q));
+          p1[k] = GLINT_DPBUSD(p1[k], w, Quad(a1.qs + 32 * s + 4 * q));
         }
       }
       for (int gg = 0; gg < 2; ++gg) {
@@ -149,7 +150,7 @@ void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
 #pragma GCC unroll 8
         for (int k = 0; k < 8; ++k) {  // sub-block 2 v0 + k: run v0 + k/2, quads 4 (k%2) ..
           const int v = v0 + k / 2, qq = 4 * (k % 2) + q;
-          p[k] = _mm256_dpbusd_avx_epi32(p[k], Load256(b.qs[v][qq]), Quad(a.qs + 32 * v + 4 * qq));
+          p[k] = GLINT_DPBUSD(p[k], Load256(b.qs[v][qq]), Quad(a.qs + 32 * v + 4 * qq));
         }
       }
       for (int k = 0; k < 8; ++k) {
@@ -197,8 +198,8 @@ void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t
         for (int k = 0; k < 4; ++k) {  // sub-block 2 v0 + k: run v0 + k/2, quads 4 (k%2) ..
           const int v = v0 + k / 2, qq = 4 * (k % 2) + q;
           const __m256i w = Load256(b.qs[v][qq]);
-          p0[k] = _mm256_dpbusd_avx_epi32(p0[k], w, Quad(a0.qs + 32 * v + 4 * qq));
-          p1[k] = _mm256_dpbusd_avx_epi32(p1[k], w, Quad(a1.qs + 32 * v + 4 * qq));
+          p0[k] = GLINT_DPBUSD(p0[k], w, Quad(a0.qs + 32 * v + 4 * qq));
+          p1[k] = GLINT_DPBUSD(p1[k], w, Quad(a1.qs + 32 * v + 4 * qq));
         }
       }
       for (int k = 0; k < 4; ++k) {
@@ -215,4 +216,4 @@ void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t
   _mm256_storeu_ps(state + 16, acc1);
 }
 
-}  // namespace glint::kernels::avxvnni
+}  // namespace glint::kernels::GLINT_VNNI_NAMESPACE

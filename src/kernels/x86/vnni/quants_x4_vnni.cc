@@ -3,14 +3,15 @@
 // instruction where AVX2 needs maddubs and madd. The sums are exact either
 // way (maddubs cannot saturate on 4-bit x 8-bit values), so every output
 // performs the same float operations as VecDotQ4_1Q8_1, bit for bit.
-// Built with -mavxvnni (CMakeLists.txt); only called when the CPU has it.
+// Built twice (vnni.h); only called when the CPU has VNNI.
 #include <immintrin.h>
 
 #include "kernels/blocks.h"
 #include "kernels/internal.h"
+#include "kernels/x86/vnni/vnni.h"
 #include "kernels/x86/x8.h"
 
-namespace glint::kernels::avxvnni {
+namespace glint::kernels::GLINT_VNNI_NAMESPACE {
 namespace {
 
 inline __m256i Load256(const void* p) {
@@ -49,7 +50,7 @@ void Q4_1Q8_1XN(int64_t n, const void* x, const void* y, size_t y_stride, const 
     for (int j = 0; j < T; ++j) {
       const __m256 d = _mm256_mul_ps(dx, _mm256_broadcast_ss(dy + j));
       const __m256i sum =
-          _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), qx, Load256(by[j][i].qs));
+          GLINT_DPBUSD(_mm256_setzero_si256(), qx, Load256(by[j][i].qs));
       acc[j] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[j]);
     }
   }
@@ -62,7 +63,7 @@ template <>
 void Q4_1Q8_1XN<8>(int64_t n, const void* x, const void* y, size_t y_stride, const float* scales,
                    size_t scales_stride, float* out) {
   x86::Q4_1Q8_1X8(n, x, y, y_stride, scales, scales_stride, out, [](__m256i qx, const uint8_t* row) {
-    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), qx, Load256(row));
+    return GLINT_DPBUSD(_mm256_setzero_si256(), qx, Load256(row));
   });
 }
 
@@ -90,7 +91,7 @@ void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, 
     for (int j = 0; j < 4; ++j) {
       const __m256 d = _mm256_set1_ps(dx * _cvtsh_ss(by[j][i].d));
       const __m256i sum =
-          _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), qx, Load256(by[j][i].qs));
+          GLINT_DPBUSD(_mm256_setzero_si256(), qx, Load256(by[j][i].qs));
       acc[j] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[j]);
     }
   }
@@ -104,4 +105,4 @@ void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,
   GLINT_DISPATCH_XN(Q4_1Q8_1XN, n_tokens, n, x, y, y_stride, scales, scales_stride, out);
 }
 
-}  // namespace glint::kernels::avxvnni
+}  // namespace glint::kernels::GLINT_VNNI_NAMESPACE
