@@ -151,11 +151,14 @@ void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out)
 void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
                              const float* scales, size_t scales_stride, int n_tokens, float* out,
                              size_t out_stride);
-// Eight Q4_K rows packed at load (x86/packed8_k.cc), bit-identical to
-// VecDotQ4KQ8K per row.
+// Eight Q4_K rows packed at load (x86/packed8_k.cc), bit-identical per row
+// to VecDotQ4KQ8K (decode) and VecDotQ4KQ8KBatched (prompts).
 size_t Q4KPacked8BlockBytes();
 void RepackQ4KPacked8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ4KQ8KPacked8(int64_t n, const void* xr, const void* y, float* out);
+void VecDotQ4KQ8KBatchedPacked8(int64_t n, const void* xr, const void* y, float* state);
+void VecDotQ4KQ8KBatchedPacked8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                  float* state);
 size_t Q8_0Packed8BlockBytes();
 void RepackQ8_0Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);
@@ -203,7 +206,11 @@ void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_
 void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);                 \
 void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,           \
                              const float* scales, size_t scales_stride, int n_tokens, float* out, \
-                             size_t out_stride);
+                             size_t out_stride);                                                  \
+void VecDotQ4KQ8KPacked8(int64_t n, const void* xr, const void* y, float* out);                   \
+void VecDotQ4KQ8KBatchedPacked8(int64_t n, const void* xr, const void* y, float* state);          \
+void VecDotQ4KQ8KBatchedPacked8X2(int64_t n, const void* xr, const void* y, size_t y_stride,      \
+                                  float* state);
 #endif
 #ifdef GLINT_KERNELS_HAVE_AVXVNNI
 namespace avxvnni {

@@ -97,6 +97,10 @@ struct TypeKernels {
   VecDotPacked8Fn packed8_dot = nullptr;
   VecDotPacked8XNFn packed8_dot_xn = nullptr;  // nullptr: none (tokens go to vec_dot_x8)
   size_t packed8_block_bytes = 0;
+  // The eight-row kernels' batched order (rows8_dot_batched, _x2) over the
+  // load-time packing: prompts skip the per-chunk repacking; nullptr: none.
+  VecDotRows8Fn packed8_dot_batched = nullptr;
+  VecDotRows8X2Fn packed8_dot_batched_x2 = nullptr;
 
   // The dot product for token `index` of a reference batch of `batch` tokens.
   VecDotFn DotFor(int64_t batch, int64_t index) const {

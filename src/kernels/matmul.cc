@@ -40,49 +40,60 @@ void ParallelRange(ThreadPool* pool, int64_t n, Fn&& fn) {
 }
 
 // Rows [r0, r0 + 8 * k) through the eight-row kernel: each group of eight is
-// repacked once into a per-thread buffer and dotted against every token
-// that takes the batched order (the others: the single-row vec_dot). The
-// packed rows are walked in column chunks that stay in L1 while every token
-// passes over them; each token's partial sums wait in `state` in between.
-// Returns the first row left over.
+// taken from the load-time packing where the type has batched kernels over
+// it, or else repacked once into a per-thread buffer, and dotted against
+// every token that takes the batched order (the others: the single-row
+// vec_dot). The packed rows are walked in column chunks that stay in L1
+// while every token passes over them; each token's partial sums wait in
+// `state` in between. Returns the first row left over.
 int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0,
                  int64_t r1, const QuantizedActivations& xq, float* y, int64_t y_stride,
-                 size_t prefetch) {
+                 const void* packed8, size_t prefetch) {
   const int64_t n = xq.n_cols;
   const int64_t r8_end = r0 + (r1 - r0) / 8 * 8;
   const DTypeInfo& act_info = GetDTypeInfo(xq.type);
   const int64_t n_blocks = n / act_info.block_size;
-  const int64_t chunk = std::max<int64_t>(
-      1, static_cast<int64_t>(kRows8ChunkBytes / tk.rows8_block_bytes));
+  const bool preset = packed8 != nullptr && tk.packed8_dot_batched != nullptr;
+  const size_t block_bytes = preset ? tk.packed8_block_bytes : tk.rows8_block_bytes;
+  const VecDotRows8Fn dot1 = preset ? tk.packed8_dot_batched : tk.rows8_dot_batched;
+  const VecDotRows8X2Fn dot2 = preset ? tk.packed8_dot_batched_x2 : tk.rows8_dot_batched_x2;
+  const size_t group_bytes = static_cast<size_t>(n_blocks) * block_bytes;
+  const int64_t chunk =
+      std::max<int64_t>(1, static_cast<int64_t>(kRows8ChunkBytes / block_bytes));
   // Both grow to the largest matrix once per thread; later calls reuse them.
   thread_local AlignedBuffer<uint8_t> packed;
   thread_local AlignedBuffer<float> state;  // [n_tokens][16]
-  const size_t bytes = static_cast<size_t>(n_blocks) * tk.rows8_block_bytes;
-  if (packed.size() < bytes) packed.Resize(bytes);
+  if (!preset && packed.size() < group_bytes) packed.Resize(group_bytes);
   if (state.size() < static_cast<size_t>(16 * xq.n_tokens)) state.Resize(16 * xq.n_tokens);
   const auto* act = static_cast<const uint8_t*>(xq.data);
   for (int64_t r = r0; r < r8_end; r += 8) {
-    tk.rows8_repack(n, w + r * w_row_bytes, w_row_bytes, packed.data());
+    const uint8_t* group;
+    if (preset) {
+      group = static_cast<const uint8_t*>(packed8) + static_cast<size_t>(r / 8) * group_bytes;
+    } else {
+      tk.rows8_repack(n, w + r * w_row_bytes, w_row_bytes, packed.data());
+      group = packed.data();
+    }
     // The next eight rows into L2 while this group serves every token.
     if (prefetch != 0 && r + 16 <= r8_end) {
-      const uint8_t* next = w + (r + 8) * w_row_bytes;
-      for (size_t b = 0; b < 8 * w_row_bytes; b += 64) __builtin_prefetch(next + b, 0, 2);
+      const uint8_t* next = preset ? group + group_bytes : w + (r + 8) * w_row_bytes;
+      const size_t next_bytes = preset ? group_bytes : 8 * w_row_bytes;
+      for (size_t b = 0; b < next_bytes; b += 64) __builtin_prefetch(next + b, 0, 2);
     }
     std::fill(state.data(), state.data() + 16 * xq.n_tokens, 0.0f);
     for (int64_t c = 0; c < n_blocks; c += chunk) {
       const int64_t len = std::min(chunk, n_blocks - c);
-      const uint8_t* pc = packed.data() + c * tk.rows8_block_bytes;
+      const uint8_t* pc = group + c * block_bytes;
       for (int64_t t = 0; t < xq.n_tokens; ++t) {
         if (tk.DotFor(xq.ref_batch, xq.ref_first + t) != tk.vec_dot_batched) continue;
         const uint8_t* at = act + t * xq.row_bytes + c * act_info.block_bytes;
-        if (tk.rows8_dot_batched_x2 != nullptr && t + 1 < xq.n_tokens &&
+        if (dot2 != nullptr && t + 1 < xq.n_tokens &&
             tk.DotFor(xq.ref_batch, xq.ref_first + t + 1) == tk.vec_dot_batched) {
-          tk.rows8_dot_batched_x2(len * act_info.block_size, pc, at, xq.row_bytes,
-                                  state.data() + 16 * t);
+          dot2(len * act_info.block_size, pc, at, xq.row_bytes, state.data() + 16 * t);
           ++t;
           continue;
         }
-        tk.rows8_dot_batched(len * act_info.block_size, pc, at, state.data() + 16 * t);
+        dot1(len * act_info.block_size, pc, at, state.data() + 16 * t);
       }
     }
     for (int64_t t = 0; t < xq.n_tokens; ++t) {
@@ -163,7 +174,7 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
       tk.DotFor(xq.ref_batch, xq.ref_first) == tk.vec_dot_batched ||
       tk.DotFor(xq.ref_batch, xq.ref_first + xq.n_tokens - 1) == tk.vec_dot_batched;
   if (tk.rows8_repack != nullptr && xq.n_tokens >= kRows8MinTokens && any_batched) {
-    r0 = DotRows8(tk, w, w_row_bytes, r0, r1, xq, y, y_stride, prefetch);
+    r0 = DotRows8(tk, w, w_row_bytes, r0, r1, xq, y, y_stride, packed8, prefetch);
   }
   // Rows in tiles that stay in cache while every token passes over them;
   // tokens in groups of eight or four where a multi-token kernel exists, so

@@ -126,6 +126,29 @@ TEST_P(VecDotX4Test, EightTokenKernelBitIdenticalPerToken) {
 INSTANTIATE_TEST_SUITE_P(AllWeightTypes, VecDotX4Test, ::testing::ValuesIn(testing::WeightTypes()),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
+// An eight-row layout with kernels in the batched order: repacked per
+// prompt chunk (rows8_*) or packed at load (packed8_*).
+struct Rows8Layout {
+  const char* name;
+  RepackRows8Fn repack;
+  size_t block_bytes;
+  VecDotRows8Fn dot;
+  VecDotRows8X2Fn dot_x2;
+};
+
+std::vector<Rows8Layout> Rows8Layouts(const TypeKernels& k) {
+  std::vector<Rows8Layout> v;
+  if (k.rows8_repack != nullptr) {
+    v.push_back({"rows8", k.rows8_repack, k.rows8_block_bytes, k.rows8_dot_batched,
+                 k.rows8_dot_batched_x2});
+  }
+  if (k.packed8_dot_batched != nullptr) {
+    v.push_back({"packed8", k.packed8_repack, k.packed8_block_bytes, k.packed8_dot_batched,
+                 k.packed8_dot_batched_x2});
+  }
+  return v;
+}
+
 // The eight-row kernels (rows8_repack + rows8_dot_batched) against the
 // scalar batched order applied row by row.
 TEST_P(VecDotX4Test, Rows8BitIdenticalToScalarPerRow) {
@@ -135,45 +158,47 @@ TEST_P(VecDotX4Test, Rows8BitIdenticalToScalarPerRow) {
   std::mt19937 rng(59);
   int checked = 0;
   for (const KernelTable* simd : testing::SimdTables()) {
-    const TypeKernels& k = (*simd)[t];
-    if (k.rows8_repack == nullptr) continue;
-    ASSERT_NE(k.rows8_dot_batched, nullptr);
-    ASSERT_NE(g[t].vec_dot_batched, nullptr);
-    for (int64_t n : Sizes(t)) {
-      const size_t row = RowBytes(t, n);
-      for (size_t pad : {size_t{0}, size_t{6}}) {
-        const size_t stride = row + pad;
-        OffsetBuffer wb(8 * stride, testing::RowAlignment(t) * (n % 8));
-        for (int r = 0; r < 8; ++r) {
-          const std::vector<uint8_t> w = RandomWeights(rng, t, n);
-          std::memcpy(wb.data() + r * stride, w.data(), w.size());
-        }
-        std::vector<uint8_t> packed(static_cast<size_t>(n / GetDTypeInfo(t).block_size) *
-                                    k.rows8_block_bytes);
-        k.rows8_repack(n, wb.data(), stride, packed.data());
-        for (Fill fill : {Fill::kNormal, Fill::kWithZeros, Fill::kExtremes, Fill::kAllZero}) {
-          const std::vector<float> x = RandomFloats(rng, n, fill);
-          OffsetBuffer ab(RowBytes(at, n), testing::RowAlignment(at) * (n % 5));
-          g[at].quantize(x.data(), ab.data(), n);
-          // In one call, and in two (the first block, then the rest).
-          float whole[16] = {}, split[16] = {};
-          k.rows8_dot_batched(n, packed.data(), ab.data(), whole);
-          const int64_t bs = GetDTypeInfo(t).block_size;
-          k.rows8_dot_batched(bs, packed.data(), ab.data(), split);
-          if (n > bs) {
-            k.rows8_dot_batched(n - bs, packed.data() + k.rows8_block_bytes,
-                                ab.data() + GetDTypeInfo(at).block_bytes, split);
-          }
+    for (const Rows8Layout& k : Rows8Layouts((*simd)[t])) {
+      ASSERT_NE(k.repack, nullptr);
+      ASSERT_NE(k.dot, nullptr);
+      ASSERT_NE(g[t].vec_dot_batched, nullptr);
+      for (int64_t n : Sizes(t)) {
+        const size_t row = RowBytes(t, n);
+        for (size_t pad : {size_t{0}, size_t{6}}) {
+          const size_t stride = row + pad;
+          OffsetBuffer wb(8 * stride, testing::RowAlignment(t) * (n % 8));
           for (int r = 0; r < 8; ++r) {
-            const float want = g[t].vec_dot_batched(n, wb.data() + r * stride, ab.data());
-            for (const float* st : {whole, split}) {
-              const float got = st[r] - st[8 + r];
-              ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
-                  << simd->isa << " " << DTypeName(t) << " n=" << n << " row " << r << ": "
-                  << got << " vs " << want << (st == split ? " (split)" : "");
-            }
+            const std::vector<uint8_t> w = RandomWeights(rng, t, n);
+            std::memcpy(wb.data() + r * stride, w.data(), w.size());
           }
-          ++checked;
+          std::vector<uint8_t> packed(static_cast<size_t>(n / GetDTypeInfo(t).block_size) *
+                                      k.block_bytes);
+          k.repack(n, wb.data(), stride, packed.data());
+          for (Fill fill : {Fill::kNormal, Fill::kWithZeros, Fill::kExtremes, Fill::kAllZero}) {
+            const std::vector<float> x = RandomFloats(rng, n, fill);
+            OffsetBuffer ab(RowBytes(at, n), testing::RowAlignment(at) * (n % 5));
+            g[at].quantize(x.data(), ab.data(), n);
+            // In one call, and in two (the first block, then the rest).
+            float whole[16] = {}, split[16] = {};
+            k.dot(n, packed.data(), ab.data(), whole);
+            const int64_t bs = GetDTypeInfo(t).block_size;
+            k.dot(bs, packed.data(), ab.data(), split);
+            if (n > bs) {
+              k.dot(n - bs, packed.data() + k.block_bytes,
+                                  ab.data() + GetDTypeInfo(at).block_bytes, split);
+            }
+            for (int r = 0; r < 8; ++r) {
+              const float want = g[t].vec_dot_batched(n, wb.data() + r * stride, ab.data());
+              for (const float* st : {whole, split}) {
+                const float got = st[r] - st[8 + r];
+                ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
+                    << simd->isa << " " << k.name << " " << DTypeName(t) << " n=" << n
+                    << " row " << r << ": "
+                    << got << " vs " << want << (st == split ? " (split)" : "");
+              }
+            }
+            ++checked;
+          }
         }
       }
     }
@@ -190,49 +215,50 @@ TEST_P(VecDotX4Test, Rows8TwoTokenKernelBitIdenticalPerToken) {
   std::mt19937 rng(67);
   int checked = 0;
   for (const KernelTable* simd : testing::SimdTables()) {
-    const TypeKernels& k = (*simd)[t];
-    if (k.rows8_dot_batched_x2 == nullptr) continue;
-    ASSERT_NE(k.rows8_repack, nullptr);
-    for (int64_t n : Sizes(t)) {
-      const size_t row = RowBytes(t, n);
-      OffsetBuffer wb(8 * row, testing::RowAlignment(t) * (n % 8));
-      for (int r = 0; r < 8; ++r) {
-        const std::vector<uint8_t> w = RandomWeights(rng, t, n);
-        std::memcpy(wb.data() + r * row, w.data(), w.size());
-      }
-      std::vector<uint8_t> packed(static_cast<size_t>(n / GetDTypeInfo(t).block_size) *
-                                  k.rows8_block_bytes);
-      k.rows8_repack(n, wb.data(), row, packed.data());
-      // Rows apart by more than their size, each still aligned for its type.
-      const size_t a_stride = RowBytes(at, n) + 4 * testing::RowAlignment(at);
-      for (Fill f0 : {Fill::kNormal, Fill::kExtremes, Fill::kAllZero}) {
-        for (Fill f1 : {Fill::kWithZeros, Fill::kNormal, Fill::kExtremes}) {
-          OffsetBuffer ab(2 * a_stride, testing::RowAlignment(at) * (n % 3));
-          const std::vector<float> x0 = RandomFloats(rng, n, f0);
-          const std::vector<float> x1 = RandomFloats(rng, n, f1);
-          g[at].quantize(x0.data(), ab.data(), n);
-          g[at].quantize(x1.data(), ab.data() + a_stride, n);
-          float whole[32] = {}, split[32] = {};
-          k.rows8_dot_batched_x2(n, packed.data(), ab.data(), a_stride, whole);
-          const int64_t bs = GetDTypeInfo(t).block_size;
-          k.rows8_dot_batched_x2(bs, packed.data(), ab.data(), a_stride, split);
-          if (n > bs) {
-            k.rows8_dot_batched_x2(n - bs, packed.data() + k.rows8_block_bytes,
-                                   ab.data() + GetDTypeInfo(at).block_bytes, a_stride, split);
-          }
-          for (int tok = 0; tok < 2; ++tok) {
-            for (int r = 0; r < 8; ++r) {
-              const float want =
-                  g[t].vec_dot_batched(n, wb.data() + r * row, ab.data() + tok * a_stride);
-              for (const float* st : {whole + 16 * tok, split + 16 * tok}) {
-                const float got = st[r] - st[8 + r];
-                ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
-                    << simd->isa << " " << DTypeName(t) << " n=" << n << " token " << tok
-                    << " row " << r << ": " << got << " vs " << want;
+    for (const Rows8Layout& k : Rows8Layouts((*simd)[t])) {
+      if (k.dot_x2 == nullptr) continue;
+      for (int64_t n : Sizes(t)) {
+        const size_t row = RowBytes(t, n);
+        OffsetBuffer wb(8 * row, testing::RowAlignment(t) * (n % 8));
+        for (int r = 0; r < 8; ++r) {
+          const std::vector<uint8_t> w = RandomWeights(rng, t, n);
+          std::memcpy(wb.data() + r * row, w.data(), w.size());
+        }
+        std::vector<uint8_t> packed(static_cast<size_t>(n / GetDTypeInfo(t).block_size) *
+                                    k.block_bytes);
+        k.repack(n, wb.data(), row, packed.data());
+        // Rows apart by more than their size, each still aligned for its type.
+        const size_t a_stride = RowBytes(at, n) + 4 * testing::RowAlignment(at);
+        for (Fill f0 : {Fill::kNormal, Fill::kExtremes, Fill::kAllZero}) {
+          for (Fill f1 : {Fill::kWithZeros, Fill::kNormal, Fill::kExtremes}) {
+            OffsetBuffer ab(2 * a_stride, testing::RowAlignment(at) * (n % 3));
+            const std::vector<float> x0 = RandomFloats(rng, n, f0);
+            const std::vector<float> x1 = RandomFloats(rng, n, f1);
+            g[at].quantize(x0.data(), ab.data(), n);
+            g[at].quantize(x1.data(), ab.data() + a_stride, n);
+            float whole[32] = {}, split[32] = {};
+            k.dot_x2(n, packed.data(), ab.data(), a_stride, whole);
+            const int64_t bs = GetDTypeInfo(t).block_size;
+            k.dot_x2(bs, packed.data(), ab.data(), a_stride, split);
+            if (n > bs) {
+              k.dot_x2(n - bs, packed.data() + k.block_bytes,
+                                     ab.data() + GetDTypeInfo(at).block_bytes, a_stride, split);
+            }
+            for (int tok = 0; tok < 2; ++tok) {
+              for (int r = 0; r < 8; ++r) {
+                const float want =
+                    g[t].vec_dot_batched(n, wb.data() + r * row, ab.data() + tok * a_stride);
+                for (const float* st : {whole + 16 * tok, split + 16 * tok}) {
+                  const float got = st[r] - st[8 + r];
+                  ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
+                      << simd->isa << " " << k.name << " " << DTypeName(t) << " n=" << n
+                      << " token " << tok
+                      << " row " << r << ": " << got << " vs " << want;
+                }
               }
             }
+            ++checked;
           }
-          ++checked;
         }
       }
     }
