@@ -53,12 +53,12 @@ using VecDotRows8Fn = void (*)(int64_t n, const void* xr, const void* y, float* 
 using VecDotRows8X2Fn = void (*)(int64_t n, const void* xr, const void* y, size_t y_stride,
                                  float* state);
 // Eight weight rows repacked once, when the model loads, for single-token
-// products (decode), in a layout of the kernel's own: packed8_repack (a
-// RepackRows8Fn) writes the n / block_size blocks of rows x, x +
-// x_row_bytes, ... (packed8_block_bytes each: as many bytes as the eight
-// rows' blocks, or at most 32 more); VecDotPacked8Fn writes the eight rows' dot products with
-// one activation row to out[0..8), each bit-identical to vec_dot on that
-// row. A packed matrix (kernels::PackRows8) holds its groups of eight rows
+// products (decode; for some types prompts too), in a layout of the
+// kernel's own: packed8_repack (a RepackRows8Fn) writes the n / block_size
+// blocks of rows x, x + x_row_bytes, ... (packed8_block_bytes each: as many
+// bytes as the eight rows' blocks, or at most 32 more); VecDotPacked8Fn
+// writes the eight rows' dot products with one activation row to
+// out[0..8), each bit-identical to vec_dot on that row. A packed matrix (kernels::PackRows8) holds its groups of eight rows
 // one after another.
 using VecDotPacked8Fn = void (*)(int64_t n, const void* xr, const void* y, float* out);
 // The same for n_tokens (2..8) activation rows y + t * y_stride with their

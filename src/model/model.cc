@@ -98,11 +98,11 @@ Status Model::Bind() {
   }
   weight_bytes_ = 0;
   for (const auto& t : f.tensors()) weight_bytes_ += t.n_bytes;
-  PackForDecode();
+  PackWeights();
   return Status::Ok();
 }
 
-void Model::PackForDecode() {
+void Model::PackWeights() {
   auto pack = [&](Matrix& m) {
     AlignedBuffer<uint8_t> p = kernels::PackRows8(*kernels_, m.type, m.data, m.rows, m.cols);
     if (p.size() == 0) return;

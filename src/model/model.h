@@ -25,8 +25,9 @@ struct Matrix {
   int64_t cols = 0;
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
-  // The rows repacked at load for single-token products (kernels::
-  // PackRows8), owned by the Model; nullptr when the type has no such kernel.
+  // The rows repacked at load for the packed kernels (kernels::PackRows8:
+  // decode, and for some types prompts), owned by the Model; nullptr when
+  // the type has no such kernel.
   const uint8_t* packed8 = nullptr;
 };
 
@@ -92,8 +93,8 @@ class Model {
  private:
   Model() = default;
   Status Bind();
-  // Repacks the matrices that decode reads for the kernels' packed layout.
-  void PackForDecode();
+  // Repacks the matrices into the kernels' load-time packed layout.
+  void PackWeights();
   Status CheckTokens(const int32_t* tokens, int32_t n) const;
   // Evaluates n tokens; token t goes to position pos[t] of *kvs[t]. Logits
   // of every token (all_logits) or of the last one.

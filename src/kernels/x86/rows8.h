@@ -30,11 +30,12 @@ struct Q6KRows8 {
 };
 static_assert(sizeof(Q6KRows8) % 32 == 0);
 
-// Eight rows of one Q4_K super-block as decoding reads them, packed at load
-// (packed8_k.cc): the nibbles stay packed, so the layout is as large as the
-// eight blocks plus 32 bytes, and lane r of every vector is row r. Byte k of
-// qs[g][q][r] is the row's qs[32g + 4q + k]: its low nibble is element
-// 64g + 4q + k (sub-block 2g), its high nibble element 64g + 32 + 4q + k.
+// Eight rows of one Q4_K super-block as decode and prompts read them,
+// packed at load (packed8_k.h): the nibbles stay packed, so the layout is as
+// large as the eight blocks plus 32 bytes, and lane r of every vector is row
+// r. Byte k of qs[g][q][r] is the row's qs[32g + 4q + k]: its low nibble is
+// element 64g + 4q + k (sub-block 2g), its high nibble element
+// 64g + 32 + 4q + k.
 struct Q4KPacked8 {
   uint16_t d[8];           // f16, as in the blocks
   uint16_t dmin[8];
