@@ -345,20 +345,33 @@ void MatMul(const KernelTable& k, DType type, const void* w, int64_t n_rows, int
   MatMulQuantized(k, type, w, n_rows, xq, y, y_stride, pool, packed8);
 }
 
-AlignedBuffer<uint8_t> PackRows8(const KernelTable& k, DType type, const void* w, int64_t n_rows,
-                                 int64_t n_cols) {
+size_t PackedRows8Bytes(const KernelTable& k, DType type, int64_t n_rows, int64_t n_cols) {
   const TypeKernels& tk = k[type];
-  AlignedBuffer<uint8_t> out;
-  if (tk.packed8_repack == nullptr || n_rows % 8 != 0 || n_rows == 0) return out;
+  if (tk.packed8_repack == nullptr || n_rows % 8 != 0 || n_rows <= 0) return 0;
+  return static_cast<size_t>(n_cols / GetDTypeInfo(type).block_size) * tk.packed8_block_bytes *
+         static_cast<size_t>(n_rows / 8);
+}
+
+void PackRows8Into(const KernelTable& k, DType type, const void* w, int64_t n_rows, int64_t n_cols,
+                   uint8_t* out) {
+  const TypeKernels& tk = k[type];
+  CHECK(PackedRows8Bytes(k, type, n_rows, n_cols) > 0);
   const size_t row_bytes = RowBytes(type, n_cols);
-  const size_t group_bytes =
-      static_cast<size_t>(n_cols / GetDTypeInfo(type).block_size) * tk.packed8_block_bytes;
-  out.ResizeUninitialized(group_bytes * static_cast<size_t>(n_rows / 8));
+  const size_t group_bytes = PackedRows8Bytes(k, type, 8, n_cols);
   const auto* src = static_cast<const uint8_t*>(w);
   for (int64_t g = 0; g < n_rows / 8; ++g) {
     tk.packed8_repack(n_cols, src + static_cast<size_t>(8 * g) * row_bytes, row_bytes,
-                      out.data() + static_cast<size_t>(g) * group_bytes);
+                      out + static_cast<size_t>(g) * group_bytes);
   }
+}
+
+AlignedBuffer<uint8_t> PackRows8(const KernelTable& k, DType type, const void* w, int64_t n_rows,
+                                 int64_t n_cols) {
+  AlignedBuffer<uint8_t> out;
+  const size_t bytes = PackedRows8Bytes(k, type, n_rows, n_cols);
+  if (bytes == 0) return out;
+  out.ResizeUninitialized(bytes);
+  PackRows8Into(k, type, w, n_rows, n_cols, out.data());
   return out;
 }
 

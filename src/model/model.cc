@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <initializer_list>
 #include <vector>
 
@@ -98,21 +99,47 @@ Status Model::Bind() {
   }
   weight_bytes_ = 0;
   for (const auto& t : f.tensors()) weight_bytes_ += t.n_bytes;
-  PackWeights();
-  return Status::Ok();
+  return PackWeights();
 }
 
-void Model::PackWeights() {
-  auto pack = [&](Matrix& m) {
-    AlignedBuffer<uint8_t> p = kernels::PackRows8(*kernels_, m.type, m.data, m.rows, m.cols);
-    if (p.size() == 0) return;
-    m.packed8 = p.data();
-    packed_.push_back(std::move(p));
-  };
+Status Model::PackWeights() {
+  // Every matrix a decode step streams goes into one huge-page region: the
+  // load-time packing where the kernels have one, otherwise a copy of the
+  // rows (Matrix::data then points at the copy). token_embd_ stays in the
+  // mapped file, since a step reads one of its rows per token; when it is
+  // also the output matrix, output_ gets its own packing or copy here.
+  std::vector<Matrix*> matrices;
   for (LayerWeights& w : layers_) {
-    for (Matrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) pack(*m);
+    for (Matrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
+      matrices.push_back(m);
+    }
   }
-  pack(output_);
+  matrices.push_back(&output_);
+  auto packed_bytes = [&](const Matrix& m) {
+    return kernels::PackedRows8Bytes(*kernels_, m.type, m.rows, m.cols);
+  };
+  constexpr size_t kAlign = 64;
+  std::vector<size_t> offsets;
+  size_t total = 0;
+  for (const Matrix* m : matrices) {
+    offsets.push_back(total);
+    size_t bytes = packed_bytes(*m);
+    if (bytes == 0) bytes = static_cast<size_t>(m->rows) * m->row_bytes;
+    total += (bytes + kAlign - 1) / kAlign * kAlign;
+  }
+  ASSIGN_OR_RETURN(weights_, HugePageBuffer::Allocate(total));
+  for (size_t i = 0; i < matrices.size(); ++i) {
+    Matrix& m = *matrices[i];
+    uint8_t* dst = weights_.data() + offsets[i];
+    if (packed_bytes(m) > 0) {
+      kernels::PackRows8Into(*kernels_, m.type, m.data, m.rows, m.cols, dst);
+      m.packed8 = dst;
+    } else {
+      std::memcpy(dst, m.data, static_cast<size_t>(m.rows) * m.row_bytes);
+      m.data = dst;
+    }
+  }
+  return Status::Ok();
 }
 
 std::string Model::QuantName() const { return file_->DominantTypeName(); }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/huge_page_buffer.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "gguf/gguf.h"
@@ -93,8 +94,9 @@ class Model {
  private:
   Model() = default;
   Status Bind();
-  // Repacks the matrices into the kernels' load-time packed layout.
-  void PackWeights();
+  // Places the matrices a decode step reads in weights_: in the kernels'
+  // load-time packed layout where they have one, else as copied rows.
+  Status PackWeights();
   Status CheckTokens(const int32_t* tokens, int32_t n) const;
   // Evaluates n tokens; token t goes to position pos[t] of *kvs[t]. Logits
   // of every token (all_logits) or of the last one.
@@ -110,7 +112,9 @@ class Model {
   const float* output_norm_ = nullptr;
   Matrix output_;                    // [n_vocab x n_embd] (token_embd when tied)
   std::vector<LayerWeights> layers_;
-  std::vector<AlignedBuffer<uint8_t>> packed_;  // what Matrix::packed8 points into
+  // What Matrix::packed8, and Matrix::data of the matrices without a
+  // packing (other than token_embd_), point into.
+  HugePageBuffer weights_;
   size_t weight_bytes_ = 0;
 };
 
