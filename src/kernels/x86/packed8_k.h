@@ -38,8 +38,10 @@ inline __m256i ScalePairsU8(const uint8_t* sc) {
 // The integer sums with maddubs (AVX2): eight quads of products summed in
 // i16 (|sum| <= 8 * 2 * 15 * 127 < 2^15), then scaled into i32 by madd.
 struct MaddubsSums {
-  static __m256i Add(__m256i acc, __m256i w, __m256i a) {
-    return _mm256_add_epi16(acc, _mm256_maddubs_epi16(w, a));
+  static __m256i AddQuad(__m256i acc, __m256i w, const int8_t* a) {
+    int32_t v;
+    std::memcpy(&v, a, 4);
+    return _mm256_add_epi16(acc, _mm256_maddubs_epi16(w, _mm256_set1_epi32(v)));
   }
   static __m256i Scale(__m256i acc, const uint8_t* sc) {
     return _mm256_madd_epi16(acc, ScalePairsU8(sc));
@@ -50,7 +52,9 @@ enum class Q4KOrder { kPerSuperBlock, kPerGroup };
 
 // Accumulates rows bx (n / 256 super-blocks) against T activation rows
 // y + t * y_stride into acc[t] and acc_min[t], lane r = row r, in the given
-// order. Sums supplies the integer sums of a sub-block (Add, then Scale).
+// order. Sums supplies the integer sums of a sub-block (AddQuad: the
+// products of every lane's four weights with the four activation bytes at
+// a; then Scale).
 template <typename Sums, int T, Q4KOrder kOrder>
 inline void Q4KPacked8Dot(int64_t n, const Q4KPacked8* bx, const void* y, size_t y_stride,
                           __m256* acc, __m256* acc_min) {
@@ -76,11 +80,9 @@ inline void Q4KPacked8Dot(int64_t n, const Q4KPacked8* bx, const void* y, size_t
         const __m256i wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
 #pragma GCC unroll 2
         for (int t = 0; t < T; ++t) {
-          int32_t al, ah;
-          std::memcpy(&al, by[t][i].qs + 64 * g + 4 * q, 4);
-          std::memcpy(&ah, by[t][i].qs + 64 * g + 32 + 4 * q, 4);
-          lo[t] = Sums::Add(lo[t], wl, _mm256_set1_epi32(al));
-          hi[t] = Sums::Add(hi[t], wh, _mm256_set1_epi32(ah));
+          const int8_t* a = by[t][i].qs + 64 * g + 4 * q;
+          lo[t] = Sums::AddQuad(lo[t], wl, a);
+          hi[t] = Sums::AddQuad(hi[t], wh, a + 32);
         }
       }
       const __m256i m16 =

@@ -10,7 +10,9 @@ namespace glint::kernels::GLINT_VNNI_NAMESPACE {
 namespace {
 
 struct DpbusdSums {
-  static __m256i Add(__m256i acc, __m256i w, __m256i a) { return GLINT_DPBUSD(acc, w, a); }
+  static __m256i AddQuad(__m256i acc, __m256i w, const int8_t* a) {
+    return DpbusdQuad(acc, w, a);
+  }
   static __m256i Scale(__m256i acc, const uint8_t* sc) {
     return _mm256_mullo_epi32(
         acc, _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc))));

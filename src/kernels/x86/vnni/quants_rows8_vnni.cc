@@ -4,7 +4,6 @@
 // they are exact, so every lane still performs VecDotQ4KQ8KBatched's (or
 // VecDotQ6KQ8KBatched's) float operations bit for bit. Built twice
 // (vnni.h); only called when the CPU has VNNI.
-#include <cstring>
 
 #include "kernels/blocks.h"
 #include "kernels/internal.h"
@@ -20,13 +19,6 @@ using x86::Q6KRows8;
 
 inline __m256i Load256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-// Four activation bytes broadcast to every lane.
-inline __m256i Quad(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
 }
 
 }  // namespace
@@ -51,7 +43,7 @@ void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
     for (int q = 0; q < 8; ++q) {
 #pragma GCC unroll 8
       for (int s = 0; s < 8; ++s) {
-        p[s] = GLINT_DPBUSD(p[s], Load256(b.qs[s][q]), Quad(a.qs + 32 * s + 4 * q));
+        p[s] = DpbusdQuad(p[s], Load256(b.qs[s][q]), a.qs + 32 * s + 4 * q);
       }
     }
     for (int g = 0; g < 4; ++g) {
@@ -92,8 +84,8 @@ void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t
         for (int k = 0; k < 4; ++k) {
           const int s = 4 * half + k;
           const __m256i w = Load256(b.qs[s][q]);
-          p0[k] = GLINT_DPBUSD(p0[k], w, Quad(a0.qs + 32 * s + 4 * q));
-          p1[k] = GLINT_DPBUSD(p1[k], w, Quad(a1.qs + 32 * s + 4 * q));
+          p0[k] = DpbusdQuad(p0[k], w, a0.qs + 32 * s + 4 * q);
+          p1[k] = DpbusdQuad(p1[k], w, a1.qs + 32 * s + 4 * q);
         }
       }
       for (int gg = 0; gg < 2; ++gg) {
@@ -150,7 +142,7 @@ void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
 #pragma GCC unroll 8
         for (int k = 0; k < 8; ++k) {  // sub-block 2 v0 + k: run v0 + k/2, quads 4 (k%2) ..
           const int v = v0 + k / 2, qq = 4 * (k % 2) + q;
-          p[k] = GLINT_DPBUSD(p[k], Load256(b.qs[v][qq]), Quad(a.qs + 32 * v + 4 * qq));
+          p[k] = DpbusdQuad(p[k], Load256(b.qs[v][qq]), a.qs + 32 * v + 4 * qq);
         }
       }
       for (int k = 0; k < 8; ++k) {
@@ -198,8 +190,8 @@ void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t
         for (int k = 0; k < 4; ++k) {  // sub-block 2 v0 + k: run v0 + k/2, quads 4 (k%2) ..
           const int v = v0 + k / 2, qq = 4 * (k % 2) + q;
           const __m256i w = Load256(b.qs[v][qq]);
-          p0[k] = GLINT_DPBUSD(p0[k], w, Quad(a0.qs + 32 * v + 4 * qq));
-          p1[k] = GLINT_DPBUSD(p1[k], w, Quad(a1.qs + 32 * v + 4 * qq));
+          p0[k] = DpbusdQuad(p0[k], w, a0.qs + 32 * v + 4 * qq);
+          p1[k] = DpbusdQuad(p1[k], w, a1.qs + 32 * v + 4 * qq);
         }
       }
       for (int k = 0; k < 4; ++k) {
