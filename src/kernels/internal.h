@@ -156,6 +156,9 @@ void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_
 size_t Q4KPacked8BlockBytes();
 void RepackQ4KPacked8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ4KQ8KPacked8(int64_t n, const void* xr, const void* y, float* out);
+void VecDotQ4KQ8KPacked8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
+                           const float* scales, size_t scales_stride, int n_tokens, float* out,
+                           size_t out_stride);
 void VecDotQ4KQ8KBatchedPacked8(int64_t n, const void* xr, const void* y, float* state);
 void VecDotQ4KQ8KBatchedPacked8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
                                   float* state);
@@ -208,6 +211,9 @@ void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_
                              const float* scales, size_t scales_stride, int n_tokens, float* out, \
                              size_t out_stride);                                                  \
 void VecDotQ4KQ8KPacked8(int64_t n, const void* xr, const void* y, float* out);                   \
+void VecDotQ4KQ8KPacked8XN(int64_t n, const void* xr, const void* y, size_t y_stride,             \
+                           const float* scales, size_t scales_stride, int n_tokens, float* out,   \
+                           size_t out_stride);                                                    \
 void VecDotQ4KQ8KBatchedPacked8(int64_t n, const void* xr, const void* y, float* state);          \
 void VecDotQ4KQ8KBatchedPacked8X2(int64_t n, const void* xr, const void* y, size_t y_stride,      \
                                   float* state);

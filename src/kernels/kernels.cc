@@ -158,6 +158,7 @@ KernelTable MakeAvx2Table() {
   at(DType::kQ4_1).packed8_block_bytes = avx2::Q4_1Packed8BlockBytes();
   at(DType::kQ4_K).packed8_repack = avx2::RepackQ4KPacked8;
   at(DType::kQ4_K).packed8_dot = avx2::VecDotQ4KQ8KPacked8;
+  at(DType::kQ4_K).packed8_dot_xn = avx2::VecDotQ4KQ8KPacked8XN;
   at(DType::kQ4_K).packed8_dot_batched = avx2::VecDotQ4KQ8KBatchedPacked8;
   at(DType::kQ4_K).packed8_dot_batched_x2 = avx2::VecDotQ4KQ8KBatchedPacked8X2;
   at(DType::kQ4_K).packed8_block_bytes = avx2::Q4KPacked8BlockBytes();
@@ -205,6 +206,7 @@ bool CpuHasAvx512Vnni() {
     at(DType::kQ8_0).packed8_dot = NS::VecDotQ8_0Q8_0Packed8;                      \
     at(DType::kQ8_0).packed8_dot_xn = NS::VecDotQ8_0Q8_0Packed8XN;                 \
     at(DType::kQ4_K).packed8_dot = NS::VecDotQ4KQ8KPacked8;                        \
+    at(DType::kQ4_K).packed8_dot_xn = NS::VecDotQ4KQ8KPacked8XN;                   \
     at(DType::kQ4_K).packed8_dot_batched = NS::VecDotQ4KQ8KBatchedPacked8;         \
     at(DType::kQ4_K).packed8_dot_batched_x2 = NS::VecDotQ4KQ8KBatchedPacked8X2;    \
     return t;                                                                      \

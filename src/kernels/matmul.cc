@@ -124,7 +124,8 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
   const bool single_order = tk.DotFor(xq.ref_batch, xq.ref_first) == tk.vec_dot &&
                             tk.DotFor(xq.ref_batch, xq.ref_first + xq.n_tokens - 1) == tk.vec_dot;
   if (packed8 != nullptr && single_order && tk.packed8_dot != nullptr &&
-      (xq.n_tokens == 1 || (tk.packed8_dot_xn != nullptr && xq.scales != nullptr))) {
+      (xq.n_tokens == 1 ||
+       (tk.packed8_dot_xn != nullptr && (xq.scales != nullptr || xq.type == DType::kQ8_K)))) {
     DCHECK(r0 % 8 == 0 && r1 % 8 == 0);
     const size_t group_bytes =
         static_cast<size_t>(n / GetDTypeInfo(xq.type).block_size) * tk.packed8_block_bytes;
@@ -146,7 +147,9 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
         if (m == 1) {
           tk.packed8_dot(n, p + at, act + t * xq.row_bytes, yt);
         } else {
-          tk.packed8_dot_xn(n, p + at, act + t * xq.row_bytes, xq.row_bytes, xq.scales + t,
+          // (Q8_K activations carry their scales in their blocks.)
+          const float* scales = xq.scales != nullptr ? xq.scales + t : nullptr;
+          tk.packed8_dot_xn(n, p + at, act + t * xq.row_bytes, xq.row_bytes, scales,
                             xq.scales_stride, m, yt, static_cast<size_t>(y_stride));
         }
       }
