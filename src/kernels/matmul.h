@@ -64,8 +64,8 @@ AlignedBuffer<uint8_t> PackRows8(const KernelTable& k, DType type, const void* w
 
 // The bytes PackRows8 produces for such a matrix (0 when it packs nothing),
 // and the same packing written to out, which must hold that many bytes and
-// be 64-byte aligned (as PackRows8's buffer is). For callers that place several matrices in one
-// allocation.
+// be 64-byte aligned (as PackRows8's buffer is): for callers that place
+// several matrices in one allocation.
 size_t PackedRows8Bytes(const KernelTable& k, DType type, int64_t n_rows, int64_t n_cols);
 void PackRows8Into(const KernelTable& k, DType type, const void* w, int64_t n_rows, int64_t n_cols,
                    uint8_t* out);
