@@ -132,6 +132,11 @@ struct KernelTable {
   // them into L1, in bytes; 0: none, the hardware prefetcher alone. Set per
   // CPU vendor (kernels.cc) and by GLINT_PREFETCH=<bytes>.
   size_t prefetch_bytes = 0;
+  // Where several tokens in the single-token order (a draft, sequences
+  // decoded together, a Q4_1 prompt) prefetch the next group of packed rows
+  // while the current one serves them: L1 (prefetcht0) or L2 (prefetcht1).
+  // Set per CPU vendor and by GLINT_GROUP_PREFETCH=l1|l2.
+  bool prefetch_groups_to_l1 = false;
 
   const TypeKernels& operator[](DType t) const { return types[static_cast<uint32_t>(t)]; }
 };

@@ -110,10 +110,11 @@ int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, in
   return r8_end;
 }
 
-// Rows [r0, r1) of y = w x. prefetch: KernelTable::prefetch_bytes.
+// Rows [r0, r1) of y = w x. prefetch, groups_to_l1: KernelTable's
+// prefetch_bytes and prefetch_groups_to_l1.
 void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0, int64_t r1,
              const QuantizedActivations& xq, float* y, int64_t y_stride, const void* packed8,
-             size_t prefetch) {
+             size_t prefetch, bool groups_to_l1) {
   const auto* act = static_cast<const uint8_t*>(xq.data);
   const int64_t n = xq.n_cols;
   // Tokens in the single-token order (decode, a draft, sequences decoded
@@ -133,13 +134,19 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
     const size_t end = static_cast<size_t>(r1 / 8) * group_bytes;
     // One token streams each group once: fetch `prefetch` bytes ahead into
     // L1 (or nothing). Several tokens reuse each group: the next one, which
-    // gained on both vendors (the strided block headers waited on memory).
-    const size_t ahead = xq.n_tokens == 1 ? prefetch : group_bytes;
+    // gained on both vendors (the strided block headers waited on memory),
+    // into L1 or L2 as the CPU prefers.
+    const bool one = xq.n_tokens == 1;
+    const size_t ahead = one ? prefetch : group_bytes;
     for (int64_t r = r0; r < r1; r += 8) {
       const size_t at = static_cast<size_t>(r / 8) * group_bytes;
       for (size_t b = at + ahead; ahead != 0 && b < at + ahead + group_bytes && b < end;
            b += 64) {
-        __builtin_prefetch(p + b, 0, 3);
+        if (one || groups_to_l1) {
+          __builtin_prefetch(p + b, 0, 3);
+        } else {
+          __builtin_prefetch(p + b, 0, 2);
+        }
       }
       for (int64_t t = 0; t < xq.n_tokens; t += 8) {
         const int m = static_cast<int>(std::min<int64_t>(8, xq.n_tokens - t));
@@ -311,7 +318,8 @@ void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_
   ParallelRange(pool, n_units, [&](int64_t u0, int64_t u1) {
     const int64_t r0 = u0 * kRowGrain;
     const int64_t r1 = std::min(n_rows, u1 * kRowGrain);
-    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride, packed8, k.prefetch_bytes);
+    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride, packed8, k.prefetch_bytes,
+            k.prefetch_groups_to_l1);
   });
 }
 
@@ -333,7 +341,7 @@ void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* o
       if (a < b) {
         DotRows(tk, static_cast<const uint8_t*>(o.w), w_row_bytes, (a - base) * kRowGrain,
                 std::min(o.n_rows, (b - base) * kRowGrain), xq, o.y, o.y_stride, o.packed8,
-                k.prefetch_bytes);
+                k.prefetch_bytes, k.prefetch_groups_to_l1);
       }
       base += units_of(o);
     }
