@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/aligned_buffer.h"
+#include "base/huge_page_buffer.h"
 #include "base/thread_pool.h"
 #include "gguf/dtype.h"
 #include "kernels/kernels.h"
@@ -129,20 +130,29 @@ void BM_VecDot(benchmark::State& state) {
 }
 
 // Streaming read of a buffer much larger than the caches (the L3 here is
-// large: use >= 4x its size), split across threads.
+// large: use >= 4x its size), split across threads; in huge pages (as the
+// model's weights) when the third argument is 1, else in 4 KiB pages.
 void BM_ReadBandwidth(benchmark::State& state) {
   const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
   const int threads = static_cast<int>(state.range(1));
-  AlignedBuffer<uint64_t> buf(bytes / 8);
-  for (size_t i = 0; i < buf.size(); ++i) buf[i] = i;
+  const bool huge = state.range(2) != 0;
+  AlignedBuffer<uint64_t> small_pages(huge ? 0 : bytes / 8);
+  Result<HugePageBuffer> huge_pages = HugePageBuffer::Allocate(huge ? bytes : 0);
+  if (!huge_pages.ok()) {
+    state.SkipWithError(huge_pages.status().ToString().c_str());
+    return;
+  }
+  uint64_t* const buf =
+      huge ? reinterpret_cast<uint64_t*>(huge_pages->data()) : small_pages.data();
+  const size_t n = bytes / 8;
+  for (size_t i = 0; i < n; ++i) buf[i] = i;
   ThreadPool pool(threads);
   std::vector<uint64_t> partial(static_cast<size_t>(threads) * 8);
   for (auto _ : state) {
     pool.Run([&](int ith, int nth) {
-      const size_t n = buf.size();
       const size_t begin = n * ith / nth, end = n * (ith + 1) / nth;
       uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      const uint64_t* p = buf.data();
+      const uint64_t* p = buf;
       size_t i = begin;
       for (; i + 4 <= end; i += 4) {
         s0 += p[i];
@@ -184,8 +194,10 @@ BENCHMARK(BM_VecDot)
     ->Args({kQ8_0, 576})
     ->Args({kQ4_K, 1536})
     ->Args({kQ6_K, 8960});
-BENCHMARK(BM_ReadBandwidth)->Args({256, 1})->Args({256, 2})->Args({1024, 1})->Args({1024, 2})
-    ->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReadBandwidth)
+    ->ArgsProduct({{256, 1024}, {1, 2}, {0, 1}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace glint::kernels
