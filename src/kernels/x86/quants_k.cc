@@ -178,11 +178,11 @@ inline __m256i Q6KBlockSums(const BlockQ6K& x, const BlockQ8K& y) {
   for (int h = 0; h < 2; ++h) {
     __m256i q[4];
     UnpackQ6KHalf(x.ql + 64 * h, x.qh + 32 * h, q);
-    const int8_t* sc = x.scales + 8 * h;
+    __m256i s[4];
+    Q6KHalfScales(x.scales + 8 * h, s);
     for (int k = 0; k < 4; ++k) {
       const __m256i p = _mm256_maddubs_epi16(q[k], Load256(y.qs + 128 * h + 32 * k));
-      const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s[k]));
     }
   }
   return sumi;

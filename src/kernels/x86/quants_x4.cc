@@ -179,13 +179,12 @@ void Q6KQ8KXN(int64_t n, const void* x, const void* y, size_t y_stride, float* o
     for (int h = 0; h < 2; ++h) {
       __m256i q[4];
       UnpackQ6KHalf(b.ql + 64 * h, b.qh + 32 * h, q);
-      const int8_t* sc = b.scales + 8 * h;
+      __m256i s[4];
+      Q6KHalfScales(b.scales + 8 * h, s);
       for (int k = 0; k < 4; ++k) {
-        const __m256i s =
-            _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
         for (int j = 0; j < T; ++j) {
           const __m256i p = _mm256_maddubs_epi16(q[k], Load256(by[j][i].qs + 128 * h + 32 * k));
-          sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(p, s));
+          sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(p, s[k]));
         }
       }
     }
@@ -356,13 +355,12 @@ void VecDotQ6KQ8KBatchedX4(int64_t n, const void* x, const void* y, size_t y_str
     for (int h = 0; h < 2; ++h) {
       __m256i q[4];
       UnpackQ6KHalf(bx[i].ql + 64 * h, bx[i].qh + 32 * h, q);
-      const int8_t* sc = bx[i].scales + 8 * h;
+      __m256i s[4];
+      Q6KHalfScales(bx[i].scales + 8 * h, s);
       for (int k = 0; k < 4; ++k) {
-        const __m256i s =
-            _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
         for (int j = 0; j < 4; ++j) {
           const __m256i p = _mm256_maddubs_epi16(q[k], Load256(by[j][i].qs + 128 * h + 32 * k));
-          sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(p, s));
+          sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(p, s[k]));
         }
       }
     }

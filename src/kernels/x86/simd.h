@@ -89,4 +89,22 @@ inline void UnpackQ6KHalf(const uint8_t* ql, const uint8_t* qh, __m256i q[4]) {
                          _mm256_and_si256(_mm256_srli_epi16(h, 2), two_bits));
 }
 
+// The scales of Q6_K half h (sc = the block's 16 scales + 8 h) as maddubs
+// pairs take them: s[k] holds sc[2k] in every i16 of its low 128 bits and
+// sc[2k + 1] in its high ones (the two 16-weight groups of the k-th 32
+// weights). One widening and one shuffle per vector, where building each
+// from two scalar broadcasts cost five instructions.
+inline void Q6KHalfScales(const int8_t* sc, __m256i s[4]) {
+  const __m256i sc16 = _mm256_broadcastsi128_si256(
+      _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc))));
+  for (int k = 0; k < 4; ++k) {
+    const char lo = static_cast<char>(4 * k), hi = static_cast<char>(4 * k + 2);
+    const __m256i pick = _mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
+                                          lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, hi, hi + 1,
+                                          hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi,
+                                          hi + 1, hi, hi + 1, hi, hi + 1);
+    s[k] = _mm256_shuffle_epi8(sc16, pick);
+  }
+}
+
 }  // namespace glint::kernels::avx2
