@@ -325,6 +325,24 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
     }
   };
 
+  // The work between the matrix products is per token (norms, RoPE, the
+  // cache writes, residual adds, SwiGLU). Several tokens split it across
+  // the pool (their rows and cache slots are disjoint); one token keeps it
+  // on this thread, where waking the pool would cost more than the work.
+  auto each_token = [&](auto&& fn) {
+    if (n == 1 || pool.size() == 1) {
+      for (int32_t t = 0; t < n; ++t) fn(t);
+      return;
+    }
+    pool.Run([&](int ith, int nth) {
+      for (int32_t t = ith; t < n; t += nth) fn(t);
+    });
+  };
+  auto attn_norm = [&](int32_t l, int32_t t) {
+    ops.rms_norm(s.x.data() + t * n_embd, layers_[l].attn_norm, s.cur.data() + t * n_embd, n_embd,
+                 hp.rms_eps);
+  };
+
   // x[t] = token_embd[tokens[t]]                                   [n][n_embd]
   for (int32_t t = 0; t < n; ++t) {
     K[token_embd_.type].dequantize(token_embd_.data + tokens[t] * token_embd_.row_bytes,
@@ -332,18 +350,16 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
   }
   RopeTables(hp, pos, n, s.rope_cos.data(), s.rope_sin.data());
   const int32_t half = hp.n_rot / 2;
+  // Attention block of layer 0: cur = rmsnorm(x) * attn_norm       [n][n_embd]
+  // (of the later layers: at the end of the one before)
+  each_token([&](int32_t t) { attn_norm(0, t); });
 
   for (int32_t l = 0; l < hp.n_layers; ++l) {
     const LayerWeights& w = layers_[l];
 
-    // Attention block: cur = rmsnorm(x) * attn_norm                  [n][n_embd]
-    for (int32_t t = 0; t < n; ++t) {
-      ops.rms_norm(s.x.data() + t * n_embd, w.attn_norm, s.cur.data() + t * n_embd, n_embd,
-                   hp.rms_eps);
-    }
     // q = cur Wq^T [n][n_embd_q], k = cur Wk^T and v = cur Wv^T [n][n_embd_kv]
     matmuls({{&w.wq, s.q.data()}, {&w.wk, s.k.data()}, {&w.wv, s.v.data()}}, s.cur.data());
-    for (int32_t t = 0; t < n; ++t) {
+    each_token([&](int32_t t) {
       float* q = s.q.data() + t * n_q;
       float* k = s.k.data() + t * n_kv;
       float* v = s.v.data() + t * n_kv;
@@ -358,23 +374,26 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
       // FloatToHalf does, vectorized).
       K[DType::kF16].quantize(k, kvs[t]->k(l, pos[t]), n_kv);
       K[DType::kF16].quantize(v, kvs[t]->v(l, pos[t]), n_kv);
-    }
+    });
     Attention(l, n, pos, kvs, pool, s);     // attn                  [n][n_embd_q]
     matmul(w.wo, s.attn.data(), s.cur.data());  // cur = attn Wo^T  [n][n_embd]
-    for (int32_t t = 0; t < n; ++t) ops.add(s.cur.data() + t * n_embd, s.x.data() + t * n_embd, n_embd);
 
     // Feed-forward block (SwiGLU, arXiv:2002.05202):
     // x += Wdown (silu(Wgate h) * Wup h), h = rmsnorm(x) * ffn_norm
-    for (int32_t t = 0; t < n; ++t) {
+    each_token([&](int32_t t) {
+      ops.add(s.cur.data() + t * n_embd, s.x.data() + t * n_embd, n_embd);
       ops.rms_norm(s.x.data() + t * n_embd, w.ffn_norm, s.cur.data() + t * n_embd, n_embd,
                    hp.rms_eps);
-    }
+    });
     matmuls({{&w.w_gate, s.gate.data()}, {&w.w_up, s.up.data()}}, s.cur.data());  // [n][n_ff] each
-    for (int32_t t = 0; t < n; ++t) {
+    each_token([&](int32_t t) {
       ops.swiglu(s.gate.data() + t * n_ff, s.up.data() + t * n_ff, s.gate.data() + t * n_ff, n_ff);
-    }
+    });
     matmul(w.w_down, s.gate.data(), s.cur.data());  //               [n][n_embd]
-    for (int32_t t = 0; t < n; ++t) ops.add(s.cur.data() + t * n_embd, s.x.data() + t * n_embd, n_embd);
+    each_token([&](int32_t t) {
+      ops.add(s.cur.data() + t * n_embd, s.x.data() + t * n_embd, n_embd);
+      if (l + 1 < hp.n_layers) attn_norm(l + 1, t);
+    });
   }
   for (int32_t t = 0; t < n; ++t) kvs[t]->Advance(1);
 
