@@ -63,7 +63,10 @@ using VecDotRows8X2Fn = void (*)(int64_t n, const void* xr, const void* y, size_
 using VecDotPacked8Fn = void (*)(int64_t n, const void* xr, const void* y, float* out);
 // The same for n_tokens (2..8) activation rows y + t * y_stride with their
 // float scales as VecDotX8Fn takes them: row r of token t to
-// out[t * out_stride + r], each bit-identical to vec_dot.
+// out[t * out_stride + r], each bit-identical to vec_dot. Activations with
+// float scales (Q8_0, Q8_1) come as their quants alone: 32 bytes per block,
+// each block 32-byte aligned (QuantizedActivations::quants); the kernels'
+// loads of a 36-byte Q8_1 block's quants straddled cache lines.
 using VecDotPacked8XNFn = void (*)(int64_t n, const void* xr, const void* y, size_t y_stride,
                                    const float* scales, size_t scales_stride, int n_tokens,
                                    float* out, size_t out_stride);

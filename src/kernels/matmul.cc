@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/check.h"
+#include "kernels/blocks.h"
 
 namespace glint::kernels {
 namespace {
@@ -155,9 +156,14 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
           tk.packed8_dot(n, p + at, act + t * xq.row_bytes, yt);
         } else {
           // (Q8_K activations carry their scales in their blocks.)
-          const float* scales = xq.scales != nullptr ? xq.scales + t : nullptr;
-          tk.packed8_dot_xn(n, p + at, act + t * xq.row_bytes, xq.row_bytes, scales,
-                            xq.scales_stride, m, yt, static_cast<size_t>(y_stride));
+          if (xq.scales != nullptr) {
+            tk.packed8_dot_xn(n, p + at, xq.quants + t * xq.quants_stride, xq.quants_stride,
+                              xq.scales + t, xq.scales_stride, m, yt,
+                              static_cast<size_t>(y_stride));
+          } else {
+            tk.packed8_dot_xn(n, p + at, act + t * xq.row_bytes, xq.row_bytes, nullptr, 0, m, yt,
+                              static_cast<size_t>(y_stride));
+          }
         }
       }
     }
@@ -229,8 +235,9 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
 }
 
 // Fills q.scales from the f16 scales of q's Q8_0 / Q8_1 blocks (exact
-// conversions, so the kernels multiply by the same values).
-void FloatScales(QuantizedActivations& q, MatMulScratch* scratch) {
+// conversions, so the kernels multiply by the same values) and q.quants
+// from their quants.
+void SplitBlocks(QuantizedActivations& q, MatMulScratch* scratch) {
   CHECK(q.type == DType::kQ8_0 || q.type == DType::kQ8_1);
   const DTypeInfo& info = GetDTypeInfo(q.type);
   const int64_t nb = q.n_cols / info.block_size;
@@ -253,6 +260,23 @@ void FloatScales(QuantizedActivations& q, MatMulScratch* scratch) {
   }
   q.scales = out;
   q.scales_stride = stride;
+
+  constexpr size_t kQuants = 32;
+  static_assert(sizeof(BlockQ8_0::qs) == kQuants && sizeof(BlockQ8_1::qs) == kQuants);
+  const size_t quants_stride = static_cast<size_t>(nb) * kQuants;
+  const size_t quants_size = quants_stride * static_cast<size_t>(q.n_tokens);
+  if (scratch->quants.size() < quants_size) scratch->quants.Resize(quants_size);
+  int8_t* quants = scratch->quants.data();
+  const size_t qs_offset = info.block_bytes - kQuants;  // the quants end both block types
+  for (int64_t t = 0; t < q.n_tokens; ++t) {
+    const uint8_t* row = act + t * q.row_bytes;
+    int8_t* dst = quants + t * quants_stride;
+    for (int64_t i = 0; i < nb; ++i) {
+      std::memcpy(dst + i * kQuants, row + i * info.block_bytes + qs_offset, kQuants);
+    }
+  }
+  q.quants = quants;
+  q.quants_stride = quants_stride;
 }
 
 }  // namespace
@@ -301,7 +325,7 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
     ParallelRange(pool, total_blocks, quantize_blocks);
   }
   if (n_tokens >= 2 && k[weight_type].vec_dot_x8 != nullptr && act_type != DType::kQ8_K) {
-    FloatScales(q, scratch);
+    SplitBlocks(q, scratch);
   }
   return q;
 }

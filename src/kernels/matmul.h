@@ -22,6 +22,7 @@ namespace glint::kernels {
 struct MatMulScratch {
   AlignedBuffer<uint8_t> act;  // quantized activations [n_tokens][row_bytes]
   AlignedBuffer<float> scales;  // their block scales in float (see QuantizedActivations)
+  AlignedBuffer<int8_t> quants;  // their block quants alone (see QuantizedActivations)
   // The tokens of the next calls are tokens ref_first.. of a batch of
   // ref_batch tokens of the reference engine (which picks its summation
   // order by batch; see BatchedOrder). Copied into QuantizedActivations.
@@ -45,6 +46,11 @@ struct QuantizedActivations {
   // entries from any token can be read. nullptr otherwise.
   const float* scales = nullptr;
   size_t scales_stride = 0;
+  // With scales: the blocks' quants alone, 32 bytes each, token t's block i
+  // at quants + t * quants_stride + 32 * i, every block 32-byte aligned
+  // (what TypeKernels::packed8_dot_xn reads).
+  const int8_t* quants = nullptr;
+  size_t quants_stride = 0;
 };
 
 // Quantizes x [n_tokens][n_cols] to k[weight_type].vec_dot_type, into

@@ -366,10 +366,23 @@ TEST_P(VecDotX4Test, Packed8ManyTokensBitIdenticalToScalar) {
             scales[(2 * i + 1) * s_stride + j] = at == DType::kQ8_1 ? HalfToFloat(h[1]) : 0.0f;
           }
         }
+        // Activations with float scales go as their quants alone, 32
+        // aligned bytes per block (VecDotPacked8XNFn); tokens a few blocks
+        // apart.
+        const bool split = at == DType::kQ8_0 || at == DType::kQ8_1;
+        const size_t q_stride = static_cast<size_t>(nb + T % 3) * 32;
+        AlignedBuffer<int8_t> quants(split ? T * q_stride : 0);
+        for (int j = 0; split && j < T; ++j) {
+          for (int64_t i = 0; i < nb; ++i) {
+            std::memcpy(quants.data() + j * q_stride + 32 * i,
+                        ab.data() + j * act_stride + (i + 1) * block_bytes - 32, 32);
+          }
+        }
         const size_t out_stride = 11;
         std::vector<float> out(T * out_stride, -1.0f);
-        k.packed8_dot_xn(n, packed.data(), ab.data(), act_stride, scales.data(), s_stride, T,
-                         out.data(), out_stride);
+        k.packed8_dot_xn(n, packed.data(), split ? static_cast<const void*>(quants.data()) : ab.data(),
+                         split ? q_stride : act_stride, scales.data(), s_stride, T, out.data(),
+                         out_stride);
         for (int j = 0; j < T; ++j) {
           for (int r = 0; r < 8; ++r) {
             const float want = g[t].vec_dot(n, w.data() + r * row, ab.data() + j * act_stride);

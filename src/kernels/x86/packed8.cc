@@ -47,8 +47,9 @@ namespace {
 template <int T>
 void Q8_0Packed8Tokens(int64_t n, const void* xr, const void* y, size_t y_stride,
                        const float* scales, size_t scales_stride, float* out, size_t out_stride) {
+  const auto dot = [](__m256i ax, __m256i sy) { return DotU8I8(ax, sy); };
   x86::Q8_0Q8_0Packed8XN<T>(n, xr, y, y_stride, scales, scales_stride, out, out_stride,
-                            [](__m256i ax, __m256i sy) { return DotU8I8(ax, sy); });
+                            x86::Q8_0SignTrick<decltype(dot)>{dot});
 }
 }  // namespace
 

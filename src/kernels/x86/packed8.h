@@ -28,6 +28,11 @@
 
 namespace glint::kernels::x86 {
 
+// A Dot functor returns the eight i32 sums, or the same sums already
+// converted to float (exactly: they are far below 2^24).
+inline __m256 SumsAsFloat(__m256i sums) { return _mm256_cvtepi32_ps(sums); }
+inline __m256 SumsAsFloat(__m256 sums) { return sums; }
+
 // Block i of eight Q4_1 rows: their scales, their offsets, then their
 // nibbles row after row (the nibble order of BlockQ4_1). Eight BlockQ4_1
 // in the bytes of eight.
@@ -130,10 +135,32 @@ inline void Q4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out
   out[7] = HsumF32X8(a7) + sm[7];
 }
 
+// Rows per pass of the many-token kernels below: their T x R accumulators
+// and R unpacked rows stay in registers (16 of them with AVX2, 32 with
+// AVX-512VL, where two rows per pass share each token's loads).
+constexpr int Packed8XNRows(int tokens) {
+#if defined(__AVX512VL__)
+  return tokens == 1 ? 8 : tokens == 2 ? 4 : 2;
+#else
+  return tokens == 1 ? 8 : tokens == 2 ? 4 : tokens <= 4 ? 2 : 1;
+#endif
+}
+
+// An aligned load whose value the R rows of a pass share: for R > 1 it is
+// kept in a register, since GCC would otherwise fold the load into each
+// row's instruction (loads, not arithmetic, bound these loops on Zen 4).
+template <int R>
+inline __m256i LoadForRows(const void* p) {
+  __m256i v = _mm256_load_si256(static_cast<const __m256i*>(p));
+  if constexpr (R > 1) __asm__("" : "+v"(v));
+  return v;
+}
+
 // out[t * out_stride + r] = VecDotQ4_1Q8_1(n, row r, token t) for the eight
-// rows packed at xr and T tokens y + t * y_stride (2..8: one goes to
-// Q4_1Q8_1Packed8), whose block scales are given in float as the X8
-// kernels take them (VecDotX8Fn): verifying a
+// rows packed at xr and T tokens (2..8: one goes to Q4_1Q8_1Packed8) whose
+// block quants are at y + t * y_stride, 32 aligned bytes per block, and
+// whose block scales are given in float as the X8 kernels take them
+// (VecDotX8Fn; see VecDotPacked8XNFn): verifying a
 // draft, decoding several sequences, a prompt. Each row is unpacked once
 // per block for all T tokens; the products d = dx * dy of every block and
 // token are formed first, eight rows in one multiply, and each (row,
@@ -146,9 +173,9 @@ inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y
                               const float* scales, size_t scales_stride, float* out,
                               size_t out_stride, Dot dot) {
   static_assert(T >= 1 && T <= 8);
-  constexpr int R = T == 1 ? 8 : T == 2 ? 4 : T <= 4 ? 2 : 1;
+  constexpr int R = Packed8XNRows(T);
   const auto* bx = static_cast<const BlockQ4_1x8*>(xr);
-  const auto* y8 = static_cast<const uint8_t*>(y) + offsetof(BlockQ8_1, qs);
+  const auto* y8 = static_cast<const uint8_t*>(y);
   const int64_t nb = n / kQK;
   // d[i][t][r] = dx(row r, block i) * dy(token t, block i); grows once per
   // thread to the longest row.
@@ -175,7 +202,8 @@ inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) _mm256_store_ps(sm[t], summs[t]);
   }
-  const __m128i low4 = _mm_set1_epi8(0x0F);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i shifts = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
   for (int r0 = 0; r0 < 8; r0 += R) {
     __m256 acc[T][R];
 #pragma GCC unroll 8
@@ -187,18 +215,19 @@ inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y
       __m256i q[R];  // [low nibbles | high nibbles] of each row
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].qs[r0 + r]));
-        q[r] = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), low4), _mm_and_si128(v, low4));
+        // The 16 bytes in both halves, the upper half shifted by a nibble.
+        const __m256i v = _mm256_broadcastsi128_si256(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].qs[r0 + r])));
+        q[r] = _mm256_and_si256(_mm256_srlv_epi32(v, shifts), low4);
       }
       const float* di = dbuf.data() + i * T * 8 + r0;
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) {
-        const __m256i qy = _mm256_loadu_si256(
-            reinterpret_cast<const __m256i*>(y8 + t * y_stride + i * sizeof(BlockQ8_1)));
+        const __m256i qy = LoadForRows<R>(y8 + t * y_stride + i * kQK);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           acc[t][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(di + t * 8 + r),
-                                      _mm256_cvtepi32_ps(dot(q[r], qy)), acc[t][r]);
+                                      SumsAsFloat(dot(q[r], qy)), acc[t][r]);
         }
       }
     }
@@ -210,16 +239,44 @@ inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y
   }
 }
 
+// How Q8_0Q8_0Packed8XN forms the eight i32 sums of a Q8_0 row's block
+// quants w with a token's y (as floats, SumsAsFloat): the sign trick of the
+// single-token kernel, |w| as u8 times y with w's sign, through dot.
+template <typename Dot>
+struct Q8_0SignTrick {
+  Dot dot;
+  struct Row {
+    __m256i w, abs_w;
+  };
+  struct Token {
+    __m256i y;
+  };
+  void Prepare(int64_t /*nb*/, int /*n_tokens*/, const uint8_t* /*y*/, size_t /*y_stride*/) {}
+  Row LoadRow(const int8_t* qs) const {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
+    return {w, _mm256_sign_epi8(w, w)};
+  }
+  // Token t's quants of block i at y, shared by R rows.
+  template <int R>
+  Token LoadToken(const uint8_t* y, int64_t /*block*/, int /*token*/) const {
+    return {LoadForRows<R>(y)};
+  }
+  __m256 Sums(const Row& row, const Token& token) const {
+    return SumsAsFloat(dot(row.abs_w, _mm256_sign_epi8(token.y, row.w)));
+  }
+};
+
 // Q4_1Q8_1Packed8XN for Q8_0 rows (Q8_0Q8_0Packed8's operations per row and
-// token): the output matrix of a draft's or a batch's logits.
-template <int T, typename Dot>
+// token; the integer sums by Sums, a Q8_0SignTrick or another way to the
+// same sums): the output matrix of a draft's or a batch's logits.
+template <int T, typename Sums>
 inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
                               const float* scales, size_t scales_stride, float* out,
-                              size_t out_stride, Dot dot) {
+                              size_t out_stride, Sums sums) {
   static_assert(T >= 1 && T <= 8);
-  constexpr int R = T == 1 ? 8 : T == 2 ? 4 : T <= 4 ? 2 : 1;
+  constexpr int R = Packed8XNRows(T);
   const auto* bx = static_cast<const BlockQ8_0x8*>(xr);
-  const auto* y8 = static_cast<const uint8_t*>(y) + offsetof(BlockQ8_0, qs);
+  const auto* y8 = static_cast<const uint8_t*>(y);
   const int64_t nb = n / kQK;
   thread_local std::vector<float> dbuf;
   if (dbuf.size() < static_cast<size_t>(nb) * T * 8 + 8) dbuf.resize(static_cast<size_t>(nb) * T * 8 + 8);
@@ -231,6 +288,7 @@ inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y
       _mm256_storeu_ps(dbuf.data() + (i * T + t) * 8, _mm256_mul_ps(dx, _mm256_broadcast_ss(dy + t)));
     }
   }
+  sums.Prepare(nb, T, y8, y_stride);
   for (int r0 = 0; r0 < 8; r0 += R) {
     __m256 acc[T][R];
 #pragma GCC unroll 8
@@ -239,21 +297,16 @@ inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y
       for (int r = 0; r < R; ++r) acc[t][r] = _mm256_setzero_ps();
     }
     for (int64_t i = 0; i < nb; ++i) {
-      __m256i q[R], aq[R];  // each row's quants and their absolute values
+      typename Sums::Row w[R];
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        q[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bx[i].qs[r0 + r]));
-        aq[r] = _mm256_sign_epi8(q[r], q[r]);
-      }
+      for (int r = 0; r < R; ++r) w[r] = sums.LoadRow(bx[i].qs[r0 + r]);
       const float* di = dbuf.data() + i * T * 8 + r0;
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) {
-        const __m256i qy = _mm256_loadu_si256(
-            reinterpret_cast<const __m256i*>(y8 + t * y_stride + i * sizeof(BlockQ8_0)));
+        const auto token = sums.template LoadToken<R>(y8 + t * y_stride + i * kQK, i, t);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-          acc[t][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(di + t * 8 + r),
-                                      _mm256_cvtepi32_ps(dot(aq[r], _mm256_sign_epi8(qy, q[r]))),
+          acc[t][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(di + t * 8 + r), sums.Sums(w[r], token),
                                       acc[t][r]);
         }
       }

@@ -38,4 +38,20 @@ inline __m256i DpbusdQuad(__m256i acc, __m256i w, const void* p) {
 #endif
 }
 
+// vpdpbusd(w, x)'s eight sums as floats, without a conversion: the sums
+// start from kDpbusdFloatBias, the bits of 1.5 * 2^23, whose float ulp is
+// 1, so for |sum| < 2^22 the result's bits are the float 1.5 * 2^23 + sum
+// exactly, and subtracting 1.5 * 2^23 leaves the sum, as vcvtdq2ps would.
+// start: kDpbusdFloatBias plus any integer to add to the sums. Against
+// a zeroed start and vcvtdq2ps: +4% for the Q4_1 many-token kernel on Zen 4
+// (the register copy of a constant is free), and a correction folds in.
+constexpr int32_t kDpbusdFloatBias = 0x4B400000;
+inline __m256 DpbusdAsFloat(__m256i start, __m256i w, __m256i x) {
+  const __m256i sums = GLINT_DPBUSD(start, w, x);
+  return _mm256_sub_ps(_mm256_castsi256_ps(sums), _mm256_set1_ps(12582912.0f));
+}
+inline __m256 DpbusdAsFloat(__m256i w, __m256i x) {
+  return DpbusdAsFloat(_mm256_set1_epi32(kDpbusdFloatBias), w, x);
+}
+
 }  // namespace glint::kernels::GLINT_VNNI_NAMESPACE
