@@ -4,6 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 namespace glint::sampling {
 namespace {
 
@@ -54,15 +58,31 @@ Status ValidateParams(const SamplingParams& p) {
 
 int32_t Argmax(const float* logits, int32_t n_vocab) {
   if (n_vocab <= 0) return 0;  // a caller bug; never read logits[0]
-  int32_t best = 0;
-  float best_v = std::isnan(logits[0]) ? kNegInf : logits[0];
-  for (int32_t i = 1; i < n_vocab; ++i) {
-    if (logits[i] > best_v) {  // false for NaN
-      best_v = logits[i];
-      best = i;
-    }
+  // The largest value first, eight lanes at a time, then the first index
+  // holding it: the lowest id among ties, as one strict scan gives. (A
+  // branch per logit cost about 13 us per sequence and step for a
+  // 49152-token vocabulary.)
+  float best_v = kNegInf;
+  int32_t i = 0;
+#if defined(__SSE2__)
+  // maxps(x, m) is x > m ? x : m per lane: a NaN x keeps m.
+  __m128 m0 = _mm_set1_ps(kNegInf), m1 = m0;
+  for (; i + 8 <= n_vocab; i += 8) {
+    m0 = _mm_max_ps(_mm_loadu_ps(logits + i), m0);
+    m1 = _mm_max_ps(_mm_loadu_ps(logits + i + 4), m1);
   }
-  return best;
+  alignas(16) float lanes[8];
+  _mm_store_ps(lanes, m0);
+  _mm_store_ps(lanes + 4, m1);
+  for (const float m : lanes) best_v = m > best_v ? m : best_v;
+#endif
+  for (; i < n_vocab; ++i) best_v = logits[i] > best_v ? logits[i] : best_v;
+  // Nothing above -inf (all -inf or NaN): the strict scan stays at id 0.
+  if (best_v == kNegInf) return 0;
+  for (int32_t j = 0; j < n_vocab; ++j) {
+    if (logits[j] == best_v) return j;
+  }
+  return 0;  // unreachable: best_v is one of the logits
 }
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
