@@ -83,6 +83,7 @@ OpsTable MakeGenericOps() {
   o.scores_f16_x1 = ScoresF16X1;
   o.scores_f16_x4 = ScoresF16X4;
   o.weighted_sum_f16 = WeightedSumF16;
+  o.sum_slots = SumSlots;
   return o;
 }
 
@@ -242,6 +243,7 @@ OpsTable MakeAvx2Ops() {
   o.scores_f16_x1 = avx2::ScoresF16X1;
   o.scores_f16_x4 = avx2::ScoresF16X4;
   o.weighted_sum_f16 = avx2::WeightedSumF16;
+  o.sum_slots = avx2::SumSlots;
   return o;
 }
 #endif

@@ -48,10 +48,17 @@ struct OpsTable {
   //   given in f32 holding f16 values (so the products are those of the
   //   halves); hd a multiple of 16.
   // scores_f16_x4: the same with dot_f16_x4; hd a multiple of 64.
-  // weighted_sum_f16: for each g < n_g, for j < n_pos in order, acc_g row
-  //   (j % slots) += p_g[j] * v_j as axpy_f16 does it: v_j = v + j *
-  //   v_stride, p_g = p + g * p_stride, acc_g = acc + g * acc_g_stride with
-  //   rows acc_stride apart, len elements each.
+  // weighted_sum_f16: for each g < n_g, acc_g row r (r < slots and r <
+  //   n_pos) = the sum over j = r, r + slots, ... < n_pos of p_g[j] * v_j,
+  //   formed as axpy_f16 adds them in that order to a zeroed row: v_j = v +
+  //   j * v_stride, p_g = p + g * p_stride, acc_g = acc + g * acc_g_stride
+  //   with rows acc_stride apart, len elements each. Rows from n_pos on are
+  //   left as they are.
+  // sum_slots: out[i] for i < len = the slots rows acc + r * acc_stride
+  //   (slots 16 or 64; rows from n_live on count as +0) reduced as the two
+  //   F16 dot products reduce their lanes: for 64, rows r + (r + 32) and
+  //   (r + 16) + (r + 48), then those two, for r < 16; then r + (r + 8),
+  //   r + (r + 4), r + (r + 2), r + (r + 1).
   void (*scores_f16_x1)(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q,
                         int32_t n_q, int64_t hd, float scale, float* out, int64_t out_stride);
   void (*scores_f16_x4)(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q,
@@ -59,6 +66,8 @@ struct OpsTable {
   void (*weighted_sum_f16)(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
                            int64_t p_stride, int32_t n_g, int32_t slots, float* acc,
                            int64_t acc_g_stride, int64_t acc_stride, int64_t len);
+  void (*sum_slots)(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_live,
+                    int64_t len, float* out);
 };
 
 const OpsTable& GenericOps();

@@ -559,28 +559,15 @@ void Model::Attention(int32_t layer, int32_t n, const int32_t* pos, KvCache* con
     auto row = [&](int32_t g, int32_t r) {
       return vacc + (static_cast<size_t>(g) * slots + r) * hd + d0;
     };
-    for (int32_t g = 0; g < qn; ++g) {
-      for (int32_t r = 0; r < slots; ++r) std::fill(row(g, r), row(g, r) + len, 0.0f);
-    }
-    // vacc[g][j % slots] += p_g[j] * v_j, one fused multiply-add per element
+    // vacc[g][j % slots] = the sum of p_g[j] * v_j, one fused multiply-add
+    // per element, for the slots below n_ctx
     ops.weighted_sum_f16(kv.v(layer, 0) + kvh * hd + d0, kv.row_stride(), n_ctx, p, stride, qn,
                          slots, row(0, 0), static_cast<int64_t>(slots) * hd, hd, len);
     // Combine the partial sums as the dot products reduce their lanes.
     for (int32_t g = 0; g < qn; ++g) {
       float* out = s.attn.data() + (t0 + g / group) * n_q +
                    (static_cast<int64_t>(kvh) * group + g % group) * hd + d0;
-      auto r = [&](int32_t i) { return row(g, i); };
-      if (slots == 64) {  // accumulators 0+2, 1+3, then 0+1
-        for (int32_t l = 0; l < 16; ++l) {
-          ops.add(r(32 + l), r(l), len);
-          ops.add(r(48 + l), r(16 + l), len);
-          ops.add(r(16 + l), r(l), len);
-        }
-      }
-      for (int32_t w = 8; w >= 1; w /= 2) {  // lanes 8+8, 4+4, 2+2, 1+1
-        for (int32_t l = 0; l < w; ++l) ops.add(r(l + w), r(l), len);
-      }
-      std::copy(r(0), r(0) + len, out);
+      ops.sum_slots(row(g, 0), hd, slots, std::min(n_ctx, slots), len, out);
     }
   };
 

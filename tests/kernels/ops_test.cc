@@ -253,9 +253,14 @@ TEST(OpsTest, AttentionRowKernelsEqualTheSingleRowOps) {
             for (auto& x : p) x = HalfToFloat(FloatToHalf(std::fabs(d(rng)) / 4));
             std::vector<float> got(n_g * acc_g_stride), want;
             for (auto& x : got) x = d(rng);
-            want = got;
+            want = got;  // rows from n_pos on keep these
             ops->weighted_sum_f16(v.data(), v_stride, n_pos, p.data(), p_stride, n_g, slots,
                                   got.data(), acc_g_stride, acc_stride, len);
+            for (int32_t g = 0; g < n_g; ++g) {
+              for (int32_t r = 0; r < slots && r < n_pos; ++r) {
+                std::fill_n(want.data() + g * acc_g_stride + r * acc_stride, len, 0.0f);
+              }
+            }
             for (int32_t j = 0; j < n_pos; ++j) {
               for (int32_t g = 0; g < n_g; ++g) {
                 ops->axpy_f16(p[g * p_stride + j], v.data() + j * v_stride,
@@ -266,6 +271,44 @@ TEST(OpsTest, AttentionRowKernelsEqualTheSingleRowOps) {
                 << ops->isa << " n_g=" << n_g << " slots=" << slots << " len=" << len
                 << " n_pos=" << n_pos;
           }
+        }
+      }
+    }
+  }
+}
+
+// The slots' reduction equals the chain of row additions it replaces (the
+// order of the F16 dot products' lanes), with rows from n_live on as +0:
+// bit for bit, signed zeros included.
+TEST(OpsTest, SumSlotsEqualsRowAdditions) {
+  std::mt19937 rng(29);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  for (const OpsTable* ops : {&GenericOps(), &ActiveOps()}) {
+    for (int32_t slots : {16, 64}) {
+      for (int32_t n_live : {1, 3, 16, 40, 64}) {
+        if (n_live > slots) continue;
+        for (int64_t len : {1, 8, 13, 64, 72}) {
+          const int64_t stride = len + 5;
+          std::vector<float> acc(slots * stride);
+          for (auto& x : acc) x = rng() % 5 == 0 ? (rng() % 2 ? 0.0f : -0.0f) : d(rng);
+          std::vector<float> rows = acc;
+          for (int32_t r = n_live; r < slots; ++r) std::fill_n(rows.data() + r * stride, len, 0.0f);
+          auto r = [&](int32_t i) { return rows.data() + i * stride; };
+          if (slots == 64) {
+            for (int32_t l = 0; l < 16; ++l) {
+              ops->add(r(32 + l), r(l), len);
+              ops->add(r(48 + l), r(16 + l), len);
+              ops->add(r(16 + l), r(l), len);
+            }
+          }
+          for (int32_t w = 8; w >= 1; w /= 2) {
+            for (int32_t l = 0; l < w; ++l) ops->add(r(l + w), r(l), len);
+          }
+          std::vector<float> got(len + 1, 7.0f);
+          ops->sum_slots(acc.data(), stride, slots, n_live, len, got.data());
+          ASSERT_EQ(std::memcmp(got.data(), r(0), 4 * len), 0)
+              << ops->isa << " slots=" << slots << " n_live=" << n_live << " len=" << len;
+          ASSERT_EQ(got[len], 7.0f);
         }
       }
     }

@@ -2,9 +2,11 @@
 // the reference engine's CPU ops (ggml-cpu ops.cpp / vec.h): rms_norm and
 // softmax sum in double; the norm scale is applied before the weight, as
 // ggml_rms_norm followed by ggml_mul does.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "base/check.h"
 #include "kernels/internal.h"
 
 namespace glint::kernels::generic {
@@ -154,11 +156,37 @@ void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const floa
 void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
                     int64_t p_stride, int32_t n_g, int32_t slots, float* acc,
                     int64_t acc_g_stride, int64_t acc_stride, int64_t len) {
+  for (int32_t g = 0; g < n_g; ++g) {
+    for (int32_t r = 0; r < slots && r < n_pos; ++r) {
+      std::fill(acc + g * acc_g_stride + r * acc_stride,
+                acc + g * acc_g_stride + r * acc_stride + len, 0.0f);
+    }
+  }
   for (int32_t j = 0; j < n_pos; ++j) {
     for (int32_t g = 0; g < n_g; ++g) {
       AxpyF16(p[g * p_stride + j], v + j * v_stride,
               acc + g * acc_g_stride + (j % slots) * acc_stride, len);
     }
+  }
+}
+
+void SumSlots(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_live, int64_t len,
+              float* out) {
+  CHECK(slots == 16 || slots == 64);
+  for (int64_t i = 0; i < len; ++i) {
+    float s[64];
+    for (int32_t r = 0; r < slots; ++r) s[r] = r < n_live ? acc[r * acc_stride + i] : 0.0f;
+    if (slots == 64) {
+      for (int32_t r = 0; r < 16; ++r) {
+        s[r] += s[r + 32];
+        s[r + 16] += s[r + 48];
+        s[r] += s[r + 16];
+      }
+    }
+    for (int32_t w = 8; w >= 1; w /= 2) {
+      for (int32_t r = 0; r < w; ++r) s[r] += s[r + w];
+    }
+    out[i] = s[0];
   }
 }
 

@@ -4,6 +4,7 @@
 // both versions and the reference agree bit for bit.
 #include <cmath>
 
+#include "base/check.h"
 #include "kernels/internal.h"
 #include "kernels/x86/simd.h"
 
@@ -273,8 +274,9 @@ void ScoresQueries(const uint16_t* k, int64_t k_stride, int32_t n_keys, const fl
 }
 
 // G groups' accumulator rows of slot r, C vectors of 8 from the same
-// column, in registers while every position of the slot (r, r + slots, ...)
-// is added to them in order; each V vector is converted once for all G.
+// column, in registers from zero while every position of the slot (r, r +
+// slots, ...) is added to them in order, then stored; each V vector is
+// converted once for all G.
 template <int G, int C>
 inline void WeightedSlot(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
                          int64_t p_stride, int32_t r, int32_t slots, float* a,
@@ -285,7 +287,7 @@ inline void WeightedSlot(const uint16_t* v, int64_t v_stride, int32_t n_pos, con
 #pragma GCC unroll 8
   for (int g = 0; g < G; ++g) {
 #pragma GCC unroll 8
-    for (int c = 0; c < C; ++c) acc[g][c] = _mm256_loadu_ps(a + g * acc_g_stride + 8 * c);
+    for (int c = 0; c < C; ++c) acc[g][c] = _mm256_setzero_ps();
   }
   // The rows are slots * v_stride apart, too far for the hardware
   // prefetcher: fetch eight steps ahead (measured: 4 left decode at depth
@@ -385,12 +387,49 @@ void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const fl
   }
   for (int64_t i = len8; i < len; ++i) {  // as AxpyF16's tail
     for (int32_t g = 0; g < n_g; ++g) {
+      for (int32_t r = 0; r < slots && r < n_pos; ++r) acc[g * acc_g_stride + r * acc_stride + i] = 0.0f;
       for (int32_t j = 0; j < n_pos; ++j) {
         float& a = acc[g * acc_g_stride + (j % slots) * acc_stride + i];
         a = std::fma(_cvtsh_ss(v[j * v_stride + i]), p[g * p_stride + j], a);
       }
     }
   }
+}
+
+// Eight columns of the 16 rows at a, reduced r + (r + w) for w = 8, 4, 2, 1.
+inline __m256 SumSlots16(const __m256* s) {
+  __m256 t[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < 8; ++r) t[r] = _mm256_add_ps(s[r], s[r + 8]);
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; ++r) t[r] = _mm256_add_ps(t[r], t[r + 4]);
+  t[0] = _mm256_add_ps(t[0], t[2]);
+  t[1] = _mm256_add_ps(t[1], t[3]);
+  return _mm256_add_ps(t[0], t[1]);
+}
+
+void SumSlots(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_live, int64_t len,
+              float* out) {
+  CHECK(slots == 16 || slots == 64);
+  auto row = [&](int32_t r, int64_t i) {
+    return r < n_live ? _mm256_loadu_ps(acc + r * acc_stride + i) : _mm256_setzero_ps();
+  };
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    __m256 s[16];
+    if (slots == 64) {
+#pragma GCC unroll 16
+      for (int r = 0; r < 16; ++r) {
+        s[r] = _mm256_add_ps(_mm256_add_ps(row(r, i), row(r + 32, i)),
+                             _mm256_add_ps(row(r + 16, i), row(r + 48, i)));
+      }
+    } else {
+#pragma GCC unroll 16
+      for (int r = 0; r < 16; ++r) s[r] = row(r, i);
+    }
+    _mm256_storeu_ps(out + i, SumSlots16(s));
+  }
+  if (i < len) generic::SumSlots(acc + i, acc_stride, slots, n_live, len - i, out + i);
 }
 
 void Axpy(float a, const float* x, float* y, int64_t n) {
