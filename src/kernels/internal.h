@@ -89,6 +89,8 @@ void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const fl
                     int64_t acc_g_stride, int64_t acc_stride, int64_t len);
 void SumSlots(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_live, int64_t len,
               float* out);
+void Rope(float* x, int32_t n_heads, int64_t head_dim, int32_t n_rot, bool adjacent,
+          const float* cos, const float* sin);
 
 }  // namespace generic
 
@@ -190,6 +192,8 @@ void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const fl
                     int64_t acc_g_stride, int64_t acc_stride, int64_t len);
 void SumSlots(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_live, int64_t len,
               float* out);
+void Rope(float* x, int32_t n_heads, int64_t head_dim, int32_t n_rot, bool adjacent,
+          const float* cos, const float* sin);
 
 }  // namespace avx2
 

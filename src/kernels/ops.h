@@ -68,6 +68,14 @@ struct OpsTable {
                            int64_t acc_g_stride, int64_t acc_stride, int64_t len);
   void (*sum_slots)(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_live,
                     int64_t len, float* out);
+
+  // Rotary position embedding of n_heads heads of head_dim floats at x, in
+  // place: for i < n_rot / 2, the pair (x[a], x[b]) (a = 2i, b = 2i + 1
+  // when adjacent, else a = i, b = i + n_rot / 2) becomes
+  // (fma(x[a], cos[i], -(x[b] sin[i])), fma(x[a], sin[i], x[b] cos[i])), as
+  // the reference's build contracts it.
+  void (*rope)(float* x, int32_t n_heads, int64_t head_dim, int32_t n_rot, bool adjacent,
+               const float* cos, const float* sin);
 };
 
 const OpsTable& GenericOps();

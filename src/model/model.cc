@@ -263,26 +263,6 @@ static void RopeTables(const HParams& hp, const int32_t* pos, int32_t n, float* 
   }
 }
 
-// Rotates each head of a row in place: n_heads x head_dim floats.
-static void ApplyRope(const HParams& hp, float* row, int32_t n_heads, const float* cos_t,
-                      const float* sin_t) {
-  const int32_t half = hp.n_rot / 2;
-  for (int32_t h = 0; h < n_heads; ++h) {
-    float* x = row + h * hp.head_dim;
-    for (int32_t i = 0; i < half; ++i) {
-      // kNorm pairs adjacent elements, kNeox pairs element i with i + n_rot/2.
-      int32_t a = hp.rope_style == RopeStyle::kNorm ? 2 * i : i;
-      int32_t b = hp.rope_style == RopeStyle::kNorm ? 2 * i + 1 : i + half;
-      // Contracted as the reference's build contracts it (GCC, -march=native):
-      // fma(x0, cos, -(x1 sin)) and fma(x0, sin, x1 cos).
-      const float x0 = x[a], x1 = x[b];
-      const float x1_sin = x1 * sin_t[i], x1_cos = x1 * cos_t[i];
-      x[a] = std::fma(x0, cos_t[i], -x1_sin);
-      x[b] = std::fma(x0, sin_t[i], x1_cos);
-    }
-  }
-}
-
 void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
                          KvCache* const* kvs, float* logits, bool all_logits, ThreadPool& pool,
                          ForwardScratch& s) const {
@@ -368,8 +348,12 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
         ops.add(w.bk, k, n_kv);
         ops.add(w.bv, v, n_kv);
       }
-      ApplyRope(hp, q, hp.n_heads, s.rope_cos.data() + t * half, s.rope_sin.data() + t * half);
-      ApplyRope(hp, k, hp.n_kv_heads, s.rope_cos.data() + t * half, s.rope_sin.data() + t * half);
+      // kNorm pairs adjacent elements, kNeox element i with i + n_rot / 2.
+      const bool adjacent = hp.rope_style == RopeStyle::kNorm;
+      ops.rope(q, hp.n_heads, hp.head_dim, hp.n_rot, adjacent, s.rope_cos.data() + t * half,
+               s.rope_sin.data() + t * half);
+      ops.rope(k, hp.n_kv_heads, hp.head_dim, hp.n_rot, adjacent, s.rope_cos.data() + t * half,
+               s.rope_sin.data() + t * half);
       // The cache stores K and V in f16 (the table's conversion rounds as
       // FloatToHalf does, vectorized).
       K[DType::kF16].quantize(k, kvs[t]->k(l, pos[t]), n_kv);
