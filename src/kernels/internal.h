@@ -204,6 +204,8 @@ void Rope(float* x, int32_t n_heads, int64_t head_dim, int32_t n_rot, bool adjac
 void VecDotQ4_1Q8_1X4(int64_t n, const void* x, const void* y, size_t y_stride, float* out);      \
 void VecDotQ4_1Q8_1X8(int64_t n, const void* x, const void* y, size_t y_stride,                   \
                       const float* scales, size_t scales_stride, int n_tokens, float* out);       \
+void VecDotQ6KQ8KX8(int64_t n, const void* x, const void* y, size_t y_stride,                     \
+                    const float* scales, size_t scales_stride, int n_tokens, float* out);         \
 void VecDotQ4KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* state);            \
 void VecDotQ4KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,        \
                                 float* state);                                                    \

@@ -212,6 +212,7 @@ bool CpuHasAvx512Vnni() {
     auto at = [&](DType d) -> TypeKernels& { return t.types[static_cast<uint32_t>(d)]; }; \
     at(DType::kQ4_1).vec_dot_x4 = NS::VecDotQ4_1Q8_1X4;                            \
     at(DType::kQ4_1).vec_dot_x8 = NS::VecDotQ4_1Q8_1X8;                            \
+    at(DType::kQ6_K).vec_dot_x8 = NS::VecDotQ6KQ8KX8;                              \
     at(DType::kQ4_K).rows8_dot_batched = NS::VecDotQ4KQ8KBatchedRows8;             \
     at(DType::kQ4_K).rows8_dot_batched_x2 = NS::VecDotQ4KQ8KBatchedRows8X2;        \
     at(DType::kQ6_K).rows8_dot_batched = NS::VecDotQ6KQ8KBatchedRows8;             \

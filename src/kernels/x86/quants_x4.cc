@@ -169,6 +169,7 @@ void Q6KQ8KXN(int64_t n, const void* x, const void* y, size_t y_stride, float* o
   for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQKK; ++i) {
     const BlockQ6K& b = bx[i];
+    if (i + 2 < n / kQKK) PrefetchBlock(bx + i + 2);
     const __m256i sc16 =
         _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
     __m256i sumi[T];

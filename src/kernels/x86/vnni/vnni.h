@@ -13,9 +13,11 @@
 #if defined(__AVXVNNI__)
 #define GLINT_VNNI_NAMESPACE avxvnni
 #define GLINT_DPBUSD _mm256_dpbusd_avx_epi32
+#define GLINT_DPWSSD _mm256_dpwssd_avx_epi32
 #elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define GLINT_VNNI_NAMESPACE avx512vnni
 #define GLINT_DPBUSD _mm256_dpbusd_epi32
+#define GLINT_DPWSSD _mm256_dpwssd_epi32
 #else
 #error "x86/vnni/ needs -mavxvnni or -mavx512vnni -mavx512vl"
 #endif
