@@ -21,6 +21,23 @@ inline int NearestInt(float v) { return static_cast<int>(std::lrintf(v)); }
 // Fast scalar half -> float through a 64K-entry table (exact).
 float HalfToFloatTable(uint16_t h);
 
+// Rotates pairs i0 .. n_rot / 2 - 1 of one head as OpsTable::rope says.
+// `static`: the generic and the AVX2 files compile it with and without
+// -mfma (a libm call or one instruction for std::fma), and each must keep
+// its own copy.
+static inline void RopePairs(float* x, int32_t i0, int32_t n_rot, bool adjacent, const float* cos,
+                             const float* sin) {
+  const int32_t half = n_rot / 2;
+  for (int32_t i = i0; i < half; ++i) {
+    const int32_t a = adjacent ? 2 * i : i;
+    const int32_t b = adjacent ? 2 * i + 1 : i + half;
+    const float x0 = x[a], x1 = x[b];
+    const float x1_sin = x1 * sin[i], x1_cos = x1 * cos[i];
+    x[a] = std::fma(x0, cos[i], -x1_sin);
+    x[b] = std::fma(x0, sin[i], x1_cos);
+  }
+}
+
 namespace generic {
 
 // Plain types.

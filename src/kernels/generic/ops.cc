@@ -192,18 +192,7 @@ void SumSlots(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_liv
 
 void Rope(float* x, int32_t n_heads, int64_t head_dim, int32_t n_rot, bool adjacent,
           const float* cos, const float* sin) {
-  const int32_t half = n_rot / 2;
-  for (int32_t h = 0; h < n_heads; ++h) {
-    float* xh = x + h * head_dim;
-    for (int32_t i = 0; i < half; ++i) {
-      const int32_t a = adjacent ? 2 * i : i;
-      const int32_t b = adjacent ? 2 * i + 1 : i + half;
-      const float x0 = xh[a], x1 = xh[b];
-      const float x1_sin = x1 * sin[i], x1_cos = x1 * cos[i];
-      xh[a] = std::fma(x0, cos[i], -x1_sin);
-      xh[b] = std::fma(x0, sin[i], x1_cos);
-    }
-  }
+  for (int32_t h = 0; h < n_heads; ++h) RopePairs(x + h * head_dim, 0, n_rot, adjacent, cos, sin);
 }
 
 void Axpy(float a, const float* x, float* y, int64_t n) {

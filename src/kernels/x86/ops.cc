@@ -435,7 +435,7 @@ void SumSlots(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_liv
 // Generic's Rope with std::fma compiled to the instruction (the model's
 // own code, built without -mfma, called libm's fmaf through the PLT: 4% of
 // a batched decode step); the split halves of NeoX-style rotation eight at
-// a time, the same operations per element.
+// a time, the same operations per element, then RopePairs.
 void Rope(float* x, int32_t n_heads, int64_t head_dim, int32_t n_rot, bool adjacent,
           const float* cos, const float* sin) {
   const int32_t half = n_rot / 2;
@@ -451,14 +451,7 @@ void Rope(float* x, int32_t n_heads, int64_t head_dim, int32_t n_rot, bool adjac
         _mm256_storeu_ps(xh + half + i, _mm256_fmadd_ps(x0, s, x1_cos));
       }
     }
-    for (; i < half; ++i) {
-      const int32_t a = adjacent ? 2 * i : i;
-      const int32_t b = adjacent ? 2 * i + 1 : i + half;
-      const float x0 = xh[a], x1 = xh[b];
-      const float x1_sin = x1 * sin[i], x1_cos = x1 * cos[i];
-      xh[a] = std::fma(x0, cos[i], -x1_sin);
-      xh[b] = std::fma(x0, sin[i], x1_cos);
-    }
+    RopePairs(xh, i, n_rot, adjacent, cos, sin);
   }
 }
 

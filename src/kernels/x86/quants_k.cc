@@ -8,6 +8,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/internal.h"
+#include "kernels/x86/q6k.h"
 #include "kernels/x86/simd.h"
 
 namespace glint::kernels::avx2 {
@@ -167,24 +168,12 @@ float VecDotQ5KQ8K(int64_t n, const void* x, const void* y) {
   return HsumF32(acc) - summs;
 }
 
-// Eight i32 lanes whose sum is the block's integer dot product
-// sum_j scale_j * (q_j - 32) * y_j; the -32 offset goes through the block's
-// bsums (32 * scale * bsum). Exact integers: shared by both summation orders.
+// Eight i32 lanes whose sum is the block's integer dot product (x86/q6k.h):
+// shared by both summation orders.
 inline __m256i Q6KBlockSums(const BlockQ6K& x, const BlockQ8K& y) {
-  const __m256i sc16 =
-      _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales)));
-  const __m256i offset = _mm256_madd_epi16(sc16, Load256(y.bsums));
-  __m256i sumi = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
-  for (int h = 0; h < 2; ++h) {
-    __m256i q[4];
-    UnpackQ6KHalf(x.ql + 64 * h, x.qh + 32 * h, q);
-    __m256i s[4];
-    Q6KHalfScales(x.scales + 8 * h, s);
-    for (int k = 0; k < 4; ++k) {
-      const __m256i p = _mm256_maddubs_epi16(q[k], Load256(y.qs + 128 * h + 32 * k));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s[k]));
-    }
-  }
+  const BlockQ8K* ys[1] = {&y};
+  __m256i sumi;
+  x86::Q6KBlockSums<1, x86::Q6KMaddubsSums>(x, ys, &sumi);
   return sumi;
 }
 

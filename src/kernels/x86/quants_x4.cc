@@ -13,6 +13,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/internal.h"
+#include "kernels/x86/q6k.h"
 #include "kernels/x86/simd.h"
 #include "kernels/x86/x8.h"
 
@@ -158,44 +159,10 @@ void Q4KQ8KXN(int64_t n, const void* x, const void* y, size_t y_stride, float* o
   for (int j = 0; j < T; ++j) out[j] = r[j];
 }
 
-// VecDotQ6KQ8K for up to eight tokens: each half block is unpacked once;
-// token t keeps its own eight-lane accumulator and fused multiply-add.
+// VecDotQ6KQ8K for up to eight tokens (x86/q6k.h).
 template <int T>
 void Q6KQ8KXN(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
-  const auto* bx = static_cast<const BlockQ6K*>(x);
-  const BlockQ8K* by[T];
-  for (int j = 0; j < T; ++j) by[j] = Row<BlockQ8K>(y, y_stride, j);
-  __m256 acc[T];
-  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    const BlockQ6K& b = bx[i];
-    if (i + 2 < n / kQKK) PrefetchBlock(bx + i + 2);
-    const __m256i sc16 =
-        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
-    __m256i sumi[T];
-    for (int j = 0; j < T; ++j) {
-      const __m256i offset = _mm256_madd_epi16(sc16, Load256(by[j][i].bsums));
-      sumi[j] = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
-    }
-    for (int h = 0; h < 2; ++h) {
-      __m256i q[4];
-      UnpackQ6KHalf(b.ql + 64 * h, b.qh + 32 * h, q);
-      __m256i s[4];
-      Q6KHalfScales(b.scales + 8 * h, s);
-      for (int k = 0; k < 4; ++k) {
-        for (int j = 0; j < T; ++j) {
-          const __m256i p = _mm256_maddubs_epi16(q[k], Load256(by[j][i].qs + 128 * h + 32 * k));
-          sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(p, s[k]));
-        }
-      }
-    }
-    const float dx = HalfToFloatF16c(b.d);
-    for (int j = 0; j < T; ++j) {
-      const float d = by[j][i].d * dx;
-      acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
-    }
-  }
-  for (int j = 0; j < T; ++j) out[j] = HsumF32(acc[j]);
+  x86::Q6KQ8KXN<T, x86::Q6KMaddubsSums>(n, x, y, y_stride, out);
 }
 
 }  // namespace
@@ -346,25 +313,9 @@ void VecDotQ6KQ8KBatchedX4(int64_t n, const void* x, const void* y, size_t y_str
   for (int j = 0; j < 4; ++j) by[j] = Row<BlockQ8K>(y, y_stride, j);
   __m128 acc = _mm_setzero_ps();
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    const __m256i sc16 =
-        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].scales)));
+    const BlockQ8K* yi[4] = {by[0] + i, by[1] + i, by[2] + i, by[3] + i};
     __m256i sumi[4];
-    for (int j = 0; j < 4; ++j) {
-      const __m256i offset = _mm256_madd_epi16(sc16, Load256(by[j][i].bsums));
-      sumi[j] = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
-    }
-    for (int h = 0; h < 2; ++h) {
-      __m256i q[4];
-      UnpackQ6KHalf(bx[i].ql + 64 * h, bx[i].qh + 32 * h, q);
-      __m256i s[4];
-      Q6KHalfScales(bx[i].scales + 8 * h, s);
-      for (int k = 0; k < 4; ++k) {
-        for (int j = 0; j < 4; ++j) {
-          const __m256i p = _mm256_maddubs_epi16(q[k], Load256(by[j][i].qs + 128 * h + 32 * k));
-          sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(p, s[k]));
-        }
-      }
-    }
+    x86::Q6KBlockSums<4, x86::Q6KMaddubsSums>(bx[i], yi, sumi);
     const __m128 isum = _mm_cvtepi32_ps(Hsum4I32(sumi[0], sumi[1], sumi[2], sumi[3]));
     const __m128 dy = _mm_setr_ps(by[0][i].d, by[1][i].d, by[2][i].d, by[3][i].d);
     acc = _mm_fmadd_ps(dy, _mm_mul_ps(isum, _mm_set1_ps(HalfToFloatF16c(bx[i].d))), acc);

@@ -8,7 +8,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/internal.h"
-#include "kernels/x86/simd.h"
+#include "kernels/x86/q6k.h"
 #include "kernels/x86/vnni/vnni.h"
 #include "kernels/x86/x8.h"
 
@@ -68,54 +68,22 @@ void Q4_1Q8_1XN<8>(int64_t n, const void* x, const void* y, size_t y_stride, con
   });
 }
 
-// avx2::VecDotQ6KQ8KX8 with VNNI: per 32 weights and token, vpdpbusd
-// forms the eight i32 sums of four u6 x s8 products (maddubs and its i16
-// pairs in AVX2) and vpdpwssd scales them into the block's sums (madd and
-// an add): each sum is below 2^15 in magnitude (4 * 63 * 128), so as the
-// low i16 of its lane against the pair (scale, 0) it is multiplied whole.
-// The same exact integers in the same lanes, so the float operations are
-// VecDotQ6KQ8K's.
+// Q6KBlockSums with VNNI: per 32 weights and token, vpdpbusd forms the
+// eight i32 sums of four u6 x s8 products (maddubs and its i16 pairs in
+// AVX2) and vpdpwssd scales them into the block's sums (madd and an add):
+// each sum is below 2^15 in magnitude (4 * 63 * 128), so as the low i16 of
+// its lane against the pair (scale, 0) it is multiplied whole. The same
+// exact integers in the same lanes.
+struct Q6KDpbusdSums {
+  static __m256i Scale(__m256i s) { return _mm256_and_si256(s, _mm256_set1_epi32(0xFFFF)); }
+  static __m256i Add(__m256i sumi, __m256i q, const int8_t* y, __m256i scale) {
+    return GLINT_DPWSSD(sumi, GLINT_DPBUSD(_mm256_setzero_si256(), q, Load256(y)), scale);
+  }
+};
+
 template <int T>
 void Q6KQ8KXN(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
-  const auto* bx = static_cast<const BlockQ6K*>(x);
-  const BlockQ8K* by[T];
-  for (int j = 0; j < T; ++j) {
-    by[j] = reinterpret_cast<const BlockQ8K*>(static_cast<const uint8_t*>(y) + j * y_stride);
-  }
-  const __m256i low16 = _mm256_set1_epi32(0xFFFF);
-  __m256 acc[T];
-  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    const BlockQ6K& b = bx[i];
-    if (i + 2 < n / kQKK) avx2::PrefetchBlock(bx + i + 2);
-    const __m256i sc16 =
-        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
-    __m256i sumi[T];
-    for (int j = 0; j < T; ++j) {
-      const __m256i offset = _mm256_madd_epi16(sc16, Load256(by[j][i].bsums));
-      sumi[j] = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
-    }
-    for (int h = 0; h < 2; ++h) {
-      __m256i q[4];
-      avx2::UnpackQ6KHalf(b.ql + 64 * h, b.qh + 32 * h, q);
-      __m256i s[4];
-      avx2::Q6KHalfScales(b.scales + 8 * h, s);
-      for (int k = 0; k < 4; ++k) {
-        const __m256i scale = _mm256_and_si256(s[k], low16);  // (scale, 0) per lane
-        for (int j = 0; j < T; ++j) {
-          const __m256i dot = GLINT_DPBUSD(_mm256_setzero_si256(), q[k],
-                                           Load256(by[j][i].qs + 128 * h + 32 * k));
-          sumi[j] = GLINT_DPWSSD(sumi[j], dot, scale);
-        }
-      }
-    }
-    const float dx = _cvtsh_ss(b.d);
-    for (int j = 0; j < T; ++j) {
-      const float d = by[j][i].d * dx;
-      acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
-    }
-  }
-  for (int j = 0; j < T; ++j) out[j] = HsumF32(acc[j]);
+  x86::Q6KQ8KXN<T, Q6KDpbusdSums>(n, x, y, y_stride, out);
 }
 
 }  // namespace
