@@ -13,7 +13,9 @@
 // multiply-adds into the same eight lanes, Q4_1's offset term as the same
 // fused multiply-add chain (in lane r of one vector) and the same
 // horizontal sum. So every output is bit-identical to that kernel;
-// tests/kernels holds them to it.
+// tests/kernels holds them to it. (The x86/vnni/ builds include this header
+// with other flags; its helpers that are not templates over a per-build
+// type are static, as in x86/q6k.h.)
 #pragma once
 
 #include <immintrin.h>
@@ -30,8 +32,8 @@ namespace glint::kernels::x86 {
 
 // A Dot functor returns the eight i32 sums, or the same sums already
 // converted to float (exactly: they are far below 2^24).
-inline __m256 SumsAsFloat(__m256i sums) { return _mm256_cvtepi32_ps(sums); }
-inline __m256 SumsAsFloat(__m256 sums) { return sums; }
+static inline __m256 SumsAsFloat(__m256i sums) { return _mm256_cvtepi32_ps(sums); }
+static inline __m256 SumsAsFloat(__m256 sums) { return sums; }
 
 // Block i of eight Q4_1 rows: their scales, their offsets, then their
 // nibbles row after row (the nibble order of BlockQ4_1). Eight BlockQ4_1
@@ -45,7 +47,7 @@ static_assert(sizeof(BlockQ4_1x8) == 8 * sizeof(BlockQ4_1));
 
 // Rows x, x + x_row_bytes, ..., x + 7 * x_row_bytes of n elements into
 // n / 32 BlockQ4_1x8 at dst.
-inline void RepackQ4_1Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst) {
+static inline void RepackQ4_1Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst) {
   auto* out = static_cast<BlockQ4_1x8*>(dst);
   const auto* src = static_cast<const uint8_t*>(x);
   for (int64_t i = 0; i < n / kQK; ++i) {
@@ -66,7 +68,7 @@ struct BlockQ8_0x8 {
 };
 static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
 
-inline void RepackQ8_0Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst) {
+static inline void RepackQ8_0Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst) {
   auto* out = static_cast<BlockQ8_0x8*>(dst);
   const auto* src = static_cast<const uint8_t*>(x);
   for (int64_t i = 0; i < n / kQK; ++i) {
@@ -150,7 +152,7 @@ constexpr int Packed8XNRows(int tokens) {
 // kept in a register, since GCC would otherwise fold the load into each
 // row's instruction (loads, not arithmetic, bound these loops on Zen 4).
 template <int R>
-inline __m256i LoadForRows(const void* p) {
+static inline __m256i LoadForRows(const void* p) {
   __m256i v = _mm256_load_si256(static_cast<const __m256i*>(p));
   if constexpr (R > 1) __asm__("" : "+v"(v));
   return v;

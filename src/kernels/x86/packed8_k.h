@@ -15,7 +15,8 @@
 // super-block into acc and acc_min) or VecDotQ4KQ8KBatched (one per 64
 // elements), with d = f16(x.d) * y.d and the same exact integer sums; the
 // caller forms acc - acc_min. So every output is bit-identical to that
-// kernel; tests/kernels holds them to it.
+// kernel; tests/kernels holds them to it. (Helpers that are not templates
+// over a per-build type are static: see x86/q6k.h.)
 #pragma once
 
 #include <immintrin.h>
@@ -30,7 +31,7 @@
 namespace glint::kernels::x86 {
 
 // Eight u8 scales (one per row) as the i16 pair (s, s) in lane r.
-inline __m256i ScalePairsU8(const uint8_t* sc) {
+static inline __m256i ScalePairsU8(const uint8_t* sc) {
   const __m128i s = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc));
   return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(s, s));
 }

@@ -1,8 +1,9 @@
 // Q6_K's integer sums on 256-bit vectors, shared by the AVX2 kernels and the
 // x86/vnni/ builds. Those are compiled with other flags (AVX-VNNI, or
-// AVX-512), so everything here is `static`: each file keeps its own copy,
-// and the linker can never hand a copy built for AVX-512 to the AVX2 code
-// of a CPU without it.
+// AVX-512), so everything here has internal linkage (static, or the
+// unnamed namespace for the policy): each file keeps its own copy, and the
+// linker can never hand a copy built for AVX-512 to the AVX2 code of a CPU
+// without it.
 #pragma once
 
 #include <immintrin.h>
@@ -67,13 +68,16 @@ static inline void PrefetchBlock(const Block* b) {
 // eight i32 sums of four u6 (q) x s8 (the 32 bytes at y) products each,
 // each times its 16-weight group's scale. AVX2: maddubs (pairs in i16, at
 // most 2 * 63 * 128), then madd by the scale pairs.
+namespace {
 struct Q6KMaddubsSums {
   static __m256i Scale(__m256i s) { return s; }
   static __m256i Add(__m256i sumi, __m256i q, const int8_t* y, __m256i scale) {
-    const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y)));
+    const __m256i p =
+        _mm256_maddubs_epi16(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y)));
     return _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale));
   }
 };
+}  // namespace
 
 // sumi[t] = eight i32 lanes whose sum is block x's integer dot product with
 // token t's block y[t], sum_j scale_j * (q_j - 32) * y_j, as VecDotQ6KQ8K

@@ -1,6 +1,7 @@
 // Layouts of eight weight rows with rows in vector lanes, shared by the
 // AVX2 (quants_rows8.cc) and AVX-VNNI (vnni/) eight-row kernels. Only
-// included from files built with at least -mavx2.
+// included from files built with at least -mavx2; its functions are static,
+// so that each build keeps its own copy (see x86/q6k.h).
 #pragma once
 
 #include <immintrin.h>
@@ -47,7 +48,7 @@ static_assert(sizeof(Q4KPacked8) % 32 == 0);
 
 // An 8x8 transpose of 4-byte quads: v[r] holds 8 quads of row r; writes
 // quad q of every row, row r in lane r, to dst[q].
-inline void TransposeQuads(const __m256i* v, uint8_t (*dst)[8][4]) {
+static inline void TransposeQuads(const __m256i* v, uint8_t (*dst)[8][4]) {
   __m256i t[8], u[8];
   for (int k = 0; k < 8; k += 2) {
     t[k] = _mm256_unpacklo_epi32(v[k], v[k + 1]);
@@ -67,7 +68,7 @@ inline void TransposeQuads(const __m256i* v, uint8_t (*dst)[8][4]) {
   }
 }
 
-inline int32_t I16Pair(int lo, int hi) {
+static inline int32_t I16Pair(int lo, int hi) {
   return static_cast<int32_t>(static_cast<uint16_t>(lo) |
                               (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16));
 }
