@@ -221,6 +221,7 @@ bool CpuHasAvx512Vnni() {
     at(DType::kQ4_1).packed8_dot_xn = NS::VecDotQ4_1Q8_1Packed8XN;                 \
     at(DType::kQ8_0).packed8_dot = NS::VecDotQ8_0Q8_0Packed8;                      \
     at(DType::kQ8_0).packed8_dot_xn = NS::VecDotQ8_0Q8_0Packed8XN;                 \
+    at(DType::kQ8_0).packed8_xn_unsigned_quants = true;                            \
     at(DType::kQ4_K).packed8_dot = NS::VecDotQ4KQ8KPacked8;                        \
     at(DType::kQ4_K).packed8_dot_xn = NS::VecDotQ4KQ8KPacked8XN;                   \
     at(DType::kQ4_K).packed8_dot_batched = NS::VecDotQ4KQ8KBatchedPacked8;         \

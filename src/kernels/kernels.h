@@ -99,6 +99,10 @@ struct TypeKernels {
   RepackRows8Fn packed8_repack = nullptr;   // nullptr: no packed single-token kernel
   VecDotPacked8Fn packed8_dot = nullptr;
   VecDotPacked8XNFn packed8_dot_xn = nullptr;  // nullptr: none (tokens go to vec_dot_x8)
+  // packed8_dot_xn reads each quant q of QuantizedActivations::quants as
+  // the byte q ^ 0x80 (q + 128 as unsigned), offset once per matrix product
+  // rather than once per group of eight rows.
+  bool packed8_xn_unsigned_quants = false;
   size_t packed8_block_bytes = 0;
   // The eight-row kernels' batched order (rows8_dot_batched, _x2) over the
   // load-time packing: prompts skip the per-chunk repacking; nullptr: none.

@@ -234,59 +234,48 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
   }
 }
 
-// Fills q.scales from the f16 scales of q's Q8_0 / Q8_1 blocks (exact
-// conversions, so the kernels multiply by the same values) and q.quants
-// from their quants.
-void SplitBlocks(QuantizedActivations& q, MatMulScratch* scratch) {
-  CHECK(q.type == DType::kQ8_0 || q.type == DType::kQ8_1);
+// Whether activations for weight_type carry float scales and the quants
+// plane (QuantizedActivations::scales, ::quants).
+bool SplitsBlocks(const KernelTable& k, DType weight_type, int64_t n_tokens) {
+  return n_tokens >= 2 && k[weight_type].vec_dot_x8 != nullptr &&
+         k[weight_type].vec_dot_type != DType::kQ8_K;
+}
+
+// Token t's entries of q.scales, from the f16 scales of its Q8_0 / Q8_1
+// blocks (exact conversions, so the kernels multiply by the same values),
+// and of q.quants, from their quants (each q ^ 0x80 if flip); both in
+// scratch, where BeginActivations placed them.
+void SplitBlocks(const QuantizedActivations& q, int64_t t, bool flip, MatMulScratch* scratch) {
   const DTypeInfo& info = GetDTypeInfo(q.type);
   const int64_t nb = q.n_cols / info.block_size;
-  // Eight readable entries past any token: the stride rounds up and adds 8.
-  const size_t stride = static_cast<size_t>((q.n_tokens + 7) / 8 * 8 + 8);
-  const size_t size = 2 * static_cast<size_t>(nb) * stride;
-  if (scratch->scales.size() < size) scratch->scales.Resize(size);
-  float* out = scratch->scales.data();
-  const auto* act = static_cast<const uint8_t*>(q.data);
+  const size_t stride = q.scales_stride;
+  float* scales = scratch->scales.data();
+  const uint8_t* row = static_cast<const uint8_t*>(q.data) + t * q.row_bytes;
   const bool has_sum = q.type == DType::kQ8_1;
-  for (int64_t t = 0; t < q.n_tokens; ++t) {
-    const uint8_t* row = act + t * q.row_bytes;
-    for (int64_t i = 0; i < nb; ++i) {
-      // Both block types start with d (f16), Q8_1 follows it with s.
-      uint16_t h[2];
-      std::memcpy(h, row + i * info.block_bytes, sizeof(h));
-      out[2 * i * stride + t] = HalfToFloat(h[0]);
-      out[(2 * i + 1) * stride + t] = has_sum ? HalfToFloat(h[1]) : 0.0f;
-    }
+  for (int64_t i = 0; i < nb; ++i) {
+    // Both block types start with d (f16), Q8_1 follows it with s.
+    uint16_t h[2];
+    std::memcpy(h, row + i * info.block_bytes, sizeof(h));
+    scales[2 * i * stride + t] = HalfToFloat(h[0]);
+    scales[(2 * i + 1) * stride + t] = has_sum ? HalfToFloat(h[1]) : 0.0f;
   }
-  q.scales = out;
-  q.scales_stride = stride;
-
   constexpr size_t kQuants = 32;
-  static_assert(sizeof(BlockQ8_0::qs) == kQuants && sizeof(BlockQ8_1::qs) == kQuants);
-  const size_t quants_stride = static_cast<size_t>(nb) * kQuants;
-  const size_t quants_size = quants_stride * static_cast<size_t>(q.n_tokens);
-  if (scratch->quants.size() < quants_size) scratch->quants.Resize(quants_size);
-  int8_t* quants = scratch->quants.data();
+  int8_t* dst = scratch->quants.data() + t * q.quants_stride;
   const size_t qs_offset = info.block_bytes - kQuants;  // the quants end both block types
-  for (int64_t t = 0; t < q.n_tokens; ++t) {
-    const uint8_t* row = act + t * q.row_bytes;
-    int8_t* dst = quants + t * quants_stride;
-    for (int64_t i = 0; i < nb; ++i) {
-      std::memcpy(dst + i * kQuants, row + i * info.block_bytes + qs_offset, kQuants);
-    }
+  for (int64_t i = 0; i < nb; ++i) {
+    std::memcpy(dst + i * kQuants, row + i * info.block_bytes + qs_offset, kQuants);
   }
-  q.quants = quants;
-  q.quants_stride = quants_stride;
+  for (size_t j = 0; flip && j < q.quants_stride; ++j) dst[j] = static_cast<int8_t>(dst[j] ^ 0x80);
 }
 
 }  // namespace
 
-QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type, const float* x,
-                                         int64_t n_cols, int64_t n_tokens, ThreadPool* pool,
-                                         MatMulScratch* scratch) {
+QuantizedActivations BeginActivations(const KernelTable& k, DType weight_type, const float* x,
+                                      int64_t n_cols, int64_t n_tokens, MatMulScratch* scratch) {
   const DType act_type = k[weight_type].vec_dot_type;
   QuantizedActivations q;
   q.type = act_type;
+  q.weight_type = weight_type;
   q.n_cols = n_cols;
   q.n_tokens = n_tokens;
   q.ref_batch = scratch->ref_batch;
@@ -296,25 +285,62 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
     q.data = x;
     return q;
   }
-  const QuantizeRowFn quantize = k[act_type].quantize;
-  CHECK(quantize != nullptr);
-  const int64_t block = GetDTypeInfo(act_type).block_size;
-  CHECK(n_cols % block == 0);
+  CHECK(k[act_type].quantize != nullptr);
+  const DTypeInfo& info = GetDTypeInfo(act_type);
+  CHECK(n_cols % info.block_size == 0);
   const size_t bytes = q.row_bytes * static_cast<size_t>(n_tokens);
   if (scratch->act.size() < bytes) scratch->act.Resize(bytes);
-  uint8_t* dst = scratch->act.data();
-  q.data = dst;
+  q.data = scratch->act.data();
+  if (SplitsBlocks(k, weight_type, n_tokens)) {
+    CHECK(act_type == DType::kQ8_0 || act_type == DType::kQ8_1);
+    static_assert(sizeof(BlockQ8_0::qs) == 32 && sizeof(BlockQ8_1::qs) == 32);
+    const int64_t nb = n_cols / info.block_size;
+    // Eight readable entries past any token: the stride rounds up and adds 8.
+    q.scales_stride = static_cast<size_t>((n_tokens + 7) / 8 * 8 + 8);
+    const size_t scales_size = 2 * static_cast<size_t>(nb) * q.scales_stride;
+    if (scratch->scales.size() < scales_size) scratch->scales.Resize(scales_size);
+    q.scales = scratch->scales.data();
+    q.quants_stride = static_cast<size_t>(nb) * 32;
+    const size_t quants_size = q.quants_stride * static_cast<size_t>(n_tokens);
+    if (scratch->quants.size() < quants_size) scratch->quants.Resize(quants_size);
+    q.quants = scratch->quants.data();
+  }
+  return q;
+}
 
-  const int64_t blocks_per_row = n_cols / block;
-  const size_t block_bytes = GetDTypeInfo(act_type).block_bytes;
+void QuantizeActivationRow(const KernelTable& k, DType weight_type, const QuantizedActivations& q,
+                           int64_t t, const float* x_row, MatMulScratch* scratch) {
+  if (q.type == DType::kF32) return;
+  DCHECK(q.data == scratch->act.data() && t < q.n_tokens);
+  k[q.type].quantize(x_row, scratch->act.data() + t * q.row_bytes, q.n_cols);
+  if (q.scales != nullptr) SplitBlocks(q, t, k[weight_type].packed8_xn_unsigned_quants, scratch);
+}
+
+bool ActivationsServe(const KernelTable& k, DType weight_type, const QuantizedActivations& q) {
+  return k[weight_type].vec_dot_type == q.type &&
+         SplitsBlocks(k, weight_type, q.n_tokens) == (q.scales != nullptr) &&
+         (q.scales == nullptr || k[weight_type].packed8_xn_unsigned_quants ==
+                                     k[q.weight_type].packed8_xn_unsigned_quants);
+}
+
+QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type, const float* x,
+                                         int64_t n_cols, int64_t n_tokens, ThreadPool* pool,
+                                         MatMulScratch* scratch) {
+  const QuantizedActivations q = BeginActivations(k, weight_type, x, n_cols, n_tokens, scratch);
+  if (q.type == DType::kF32) return q;
+  const QuantizeRowFn quantize = k[q.type].quantize;
+  const DTypeInfo& info = GetDTypeInfo(q.type);
+  uint8_t* dst = scratch->act.data();
+  const int64_t blocks_per_row = n_cols / info.block_size;
   auto quantize_blocks = [&](int64_t b0, int64_t b1) {
     // [b0, b1) indexes blocks over all tokens, row-major.
     while (b0 < b1) {
       const int64_t t = b0 / blocks_per_row;
       const int64_t in_row = b0 % blocks_per_row;
       const int64_t count = std::min(b1 - b0, blocks_per_row - in_row);
-      quantize(x + t * n_cols + in_row * block,
-               dst + t * q.row_bytes + static_cast<size_t>(in_row) * block_bytes, count * block);
+      quantize(x + t * n_cols + in_row * info.block_size,
+               dst + t * q.row_bytes + static_cast<size_t>(in_row) * info.block_bytes,
+               count * info.block_size);
       b0 += count;
     }
   };
@@ -324,8 +350,8 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
   } else {
     ParallelRange(pool, total_blocks, quantize_blocks);
   }
-  if (n_tokens >= 2 && k[weight_type].vec_dot_x8 != nullptr && act_type != DType::kQ8_K) {
-    SplitBlocks(q, scratch);
+  for (int64_t t = 0; q.scales != nullptr && t < n_tokens; ++t) {
+    SplitBlocks(q, t, k[weight_type].packed8_xn_unsigned_quants, scratch);
   }
   return q;
 }

@@ -33,6 +33,7 @@ struct MatMulScratch {
 // A view of activations already in a weight type's vec_dot_type.
 struct QuantizedActivations {
   DType type = DType::kF32;
+  DType weight_type = DType::kF32;  // the weight type they were made for
   const void* data = nullptr;  // n_tokens rows of row_bytes each
   size_t row_bytes = 0;
   int64_t n_cols = 0;
@@ -48,7 +49,8 @@ struct QuantizedActivations {
   size_t scales_stride = 0;
   // With scales: the blocks' quants alone, 32 bytes each, token t's block i
   // at quants + t * quants_stride + 32 * i, every block 32-byte aligned
-  // (what TypeKernels::packed8_dot_xn reads).
+  // (what TypeKernels::packed8_dot_xn reads; each quant as q ^ 0x80 where
+  // the weight type's packed8_xn_unsigned_quants says so).
   const int8_t* quants = nullptr;
   size_t quants_stride = 0;
 };
@@ -60,6 +62,24 @@ struct QuantizedActivations {
 QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type, const float* x,
                                          int64_t n_cols, int64_t n_tokens, ThreadPool* pool,
                                          MatMulScratch* scratch);
+
+// QuantizeActivations in two steps, for a caller that writes x token by
+// token in a parallel section of its own: the quantization then runs in
+// that section, right after each row, instead of on one thread or in a
+// section of its own after it. BeginActivations sizes scratch and returns
+// the view; QuantizeActivationRow fills token t's part of it from x_row,
+// the final contents of row t of x (different tokens may be filled from
+// different threads at once). The view is complete when every token has
+// been; until then scratch must not be used for other activations.
+QuantizedActivations BeginActivations(const KernelTable& k, DType weight_type, const float* x,
+                                      int64_t n_cols, int64_t n_tokens, MatMulScratch* scratch);
+void QuantizeActivationRow(const KernelTable& k, DType weight_type, const QuantizedActivations& q,
+                           int64_t t, const float* x_row, MatMulScratch* scratch);
+
+// Whether q, made for another weight type, is what QuantizeActivations
+// would make for weight_type from the same x (matrices of both types can
+// share it: Q4_K and Q6_K, for one).
+bool ActivationsServe(const KernelTable& k, DType weight_type, const QuantizedActivations& q);
 
 // w's rows repacked in groups of eight for k[type].packed8_dot (single-
 // token products; see TypeKernels), or an empty buffer when the table has

@@ -272,19 +272,21 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
   const int64_t n_embd = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_kv(), n_ff = hp.n_ff;
   s.matmul.ref_batch = s.ref_batch;
   s.matmul.ref_first = s.ref_first;
-  auto matmul = [&](const Matrix& w, const float* x, float* y) {
-    kernels::MatMul(K, w.type, w.data, w.rows, w.cols, x, n, y, w.rows, &pool, &s.matmul,
-                    w.packed8);
-  };
   // Matrices with the same input: those that share a weight type take their
   // activations quantized once and the pool once (a decode step is short
-  // enough that each wait for the pool shows).
-  auto matmuls = [&](std::initializer_list<std::pair<const Matrix*, float*>> ws, const float* x) {
+  // enough that each wait for the pool shows). `ready`: the input already
+  // quantized for the first matrix (see `begin`), or nullptr; x has `rows`
+  // rows (the tokens').
+  auto matmuls = [&](std::initializer_list<std::pair<const Matrix*, float*>> ws, const float* x,
+                     const kernels::QuantizedActivations* ready, int32_t rows) {
     std::pair<const Matrix*, float*> left[4];
     DCHECK(ws.size() <= 4);
     int n_left = 0;
     for (const auto& p : ws) left[n_left++] = p;
     const int64_t cols = left[0].first->cols;
+    kernels::QuantizedActivations xq;
+    bool have = ready != nullptr;
+    if (have) xq = *ready;
     while (n_left > 0) {
       const DType type = left[0].first->type;
       kernels::MatMulOutput outs[4];
@@ -298,29 +300,45 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
           left[n_rest++] = left[i];
         }
       }
-      const kernels::QuantizedActivations xq =
-          kernels::QuantizeActivations(K, type, x, cols, n, &pool, &s.matmul);
+      // (Quantizing reuses s.matmul: the previous activations end there.)
+      if (!have || !kernels::ActivationsServe(K, type, xq)) {
+        xq = kernels::QuantizeActivations(K, type, x, cols, rows, &pool, &s.matmul);
+        have = true;
+      }
       kernels::MatMulQuantizedMany(K, type, outs, n_outs, xq, &pool);
       n_left = n_rest;
     }
   };
+  // The input of matrix w, x [rows][w.cols], quantized row by row by the
+  // section that writes it (quantize_row once row t is final), so that the
+  // quantization is split across the pool with the rest of that work.
+  auto begin = [&](const Matrix& w, const float* x, int32_t rows) {
+    return kernels::BeginActivations(K, w.type, x, w.cols, rows, &s.matmul);
+  };
+  auto quantize_row = [&](const kernels::QuantizedActivations& xq, int32_t t, const float* row) {
+    kernels::QuantizeActivationRow(K, xq.weight_type, xq, t, row, &s.matmul);
+  };
 
   // The work between the matrix products is per token (norms, RoPE, the
-  // cache writes, residual adds, SwiGLU). Several tokens split it across
-  // the pool (their rows and cache slots are disjoint); one token keeps it
-  // on this thread, where waking the pool would cost more than the work.
+  // cache writes, residual adds, SwiGLU, quantization). Several tokens split
+  // it across the pool in contiguous runs (their rows and cache slots are
+  // disjoint; the quantized activations' per-block scales of neighbouring
+  // tokens share cache lines); one token keeps it on this thread, where
+  // waking the pool would cost more than the work.
   auto each_token = [&](auto&& fn) {
     if (n == 1 || pool.size() == 1) {
       for (int32_t t = 0; t < n; ++t) fn(t);
       return;
     }
     pool.Run([&](int ith, int nth) {
-      for (int32_t t = ith; t < n; t += nth) fn(t);
+      for (int32_t t = n * ith / nth; t < n * (ith + 1) / nth; ++t) fn(t);
     });
   };
-  auto attn_norm = [&](int32_t l, int32_t t) {
-    ops.rms_norm(s.x.data() + t * n_embd, layers_[l].attn_norm, s.cur.data() + t * n_embd, n_embd,
-                 hp.rms_eps);
+  // cur[t] = rmsnorm(x[t]) * attn_norm of layer l, quantized into xq.
+  auto attn_norm = [&](int32_t l, int32_t t, const kernels::QuantizedActivations& xq) {
+    float* cur = s.cur.data() + t * n_embd;
+    ops.rms_norm(s.x.data() + t * n_embd, layers_[l].attn_norm, cur, n_embd, hp.rms_eps);
+    quantize_row(xq, t, cur);
   };
 
   // x[t] = token_embd[tokens[t]]                                   [n][n_embd]
@@ -332,13 +350,17 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
   const int32_t half = hp.n_rot / 2;
   // Attention block of layer 0: cur = rmsnorm(x) * attn_norm       [n][n_embd]
   // (of the later layers: at the end of the one before)
-  each_token([&](int32_t t) { attn_norm(0, t); });
+  kernels::QuantizedActivations xq = begin(layers_[0].wq, s.cur.data(), n);
+  each_token([&](int32_t t) { attn_norm(0, t, xq); });
 
+  // The logits' rows: every token's, or the last one's.
+  const int32_t first = all_logits ? 0 : n - 1;
+  const int32_t rows = n - first;
   for (int32_t l = 0; l < hp.n_layers; ++l) {
     const LayerWeights& w = layers_[l];
 
     // q = cur Wq^T [n][n_embd_q], k = cur Wk^T and v = cur Wv^T [n][n_embd_kv]
-    matmuls({{&w.wq, s.q.data()}, {&w.wk, s.k.data()}, {&w.wv, s.v.data()}}, s.cur.data());
+    matmuls({{&w.wq, s.q.data()}, {&w.wk, s.k.data()}, {&w.wv, s.v.data()}}, s.cur.data(), &xq, n);
     each_token([&](int32_t t) {
       float* q = s.q.data() + t * n_q;
       float* k = s.k.data() + t * n_kv;
@@ -359,42 +381,52 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
       K[DType::kF16].quantize(k, kvs[t]->k(l, pos[t]), n_kv);
       K[DType::kF16].quantize(v, kvs[t]->v(l, pos[t]), n_kv);
     });
-    Attention(l, n, pos, kvs, pool, s);     // attn                  [n][n_embd_q]
-    matmul(w.wo, s.attn.data(), s.cur.data());  // cur = attn Wo^T  [n][n_embd]
+    Attention(l, n, pos, kvs, pool, s);                       // attn [n][n_embd_q]
+    matmuls({{&w.wo, s.cur.data()}}, s.attn.data(), nullptr, n);  // cur = attn Wo^T [n][n_embd]
 
     // Feed-forward block (SwiGLU, arXiv:2002.05202):
     // x += Wdown (silu(Wgate h) * Wup h), h = rmsnorm(x) * ffn_norm
+    xq = begin(w.w_gate, s.cur.data(), n);
+    each_token([&](int32_t t) {
+      float* cur = s.cur.data() + t * n_embd;
+      ops.add(cur, s.x.data() + t * n_embd, n_embd);
+      ops.rms_norm(s.x.data() + t * n_embd, w.ffn_norm, cur, n_embd, hp.rms_eps);
+      quantize_row(xq, t, cur);
+    });
+    // gate = h Wgate^T, up = h Wup^T                                  [n][n_ff]
+    matmuls({{&w.w_gate, s.gate.data()}, {&w.w_up, s.up.data()}}, s.cur.data(), &xq, n);
+    xq = begin(w.w_down, s.gate.data(), n);
+    each_token([&](int32_t t) {
+      float* gate = s.gate.data() + t * n_ff;
+      ops.swiglu(gate, s.up.data() + t * n_ff, gate, n_ff);
+      quantize_row(xq, t, gate);
+    });
+    matmuls({{&w.w_down, s.cur.data()}}, s.gate.data(), &xq, n);  //    [n][n_embd]
+    const bool last = l + 1 == hp.n_layers;
+    if (last && logits != nullptr) {
+      // The reference computes the logits of the requested tokens only: all
+      // of its batch, or one row.
+      s.matmul.ref_batch = all_logits ? s.ref_batch : 1;
+      s.matmul.ref_first = all_logits ? s.ref_first : 0;
+      xq = begin(output_, s.cur.data() + first * n_embd, rows);
+    } else if (!last) {
+      xq = begin(layers_[l + 1].wq, s.cur.data(), n);
+    }
     each_token([&](int32_t t) {
       ops.add(s.cur.data() + t * n_embd, s.x.data() + t * n_embd, n_embd);
-      ops.rms_norm(s.x.data() + t * n_embd, w.ffn_norm, s.cur.data() + t * n_embd, n_embd,
-                   hp.rms_eps);
-    });
-    matmuls({{&w.w_gate, s.gate.data()}, {&w.w_up, s.up.data()}}, s.cur.data());  // [n][n_ff] each
-    each_token([&](int32_t t) {
-      ops.swiglu(s.gate.data() + t * n_ff, s.up.data() + t * n_ff, s.gate.data() + t * n_ff, n_ff);
-    });
-    matmul(w.w_down, s.gate.data(), s.cur.data());  //               [n][n_embd]
-    each_token([&](int32_t t) {
-      ops.add(s.cur.data() + t * n_embd, s.x.data() + t * n_embd, n_embd);
-      if (l + 1 < hp.n_layers) attn_norm(l + 1, t);
+      if (!last) {
+        attn_norm(l + 1, t, xq);
+      } else if (logits != nullptr && t >= first) {
+        // logits = rmsnorm(x) * output_norm  Wout^T (the rows from `first`)
+        float* cur = s.cur.data() + t * n_embd;
+        ops.rms_norm(s.x.data() + t * n_embd, output_norm_, cur, n_embd, hp.rms_eps);
+        quantize_row(xq, t - first, cur);
+      }
     });
   }
   for (int32_t t = 0; t < n; ++t) kvs[t]->Advance(1);
-
   if (logits == nullptr) return;
-  // logits = rmsnorm(x) * output_norm  Wout^T: every row, or the last.
-  int32_t first = all_logits ? 0 : n - 1;
-  int32_t rows = n - first;
-  // The reference computes the logits of the requested tokens only: all of
-  // its batch, or one row.
-  s.matmul.ref_batch = all_logits ? s.ref_batch : 1;
-  s.matmul.ref_first = all_logits ? s.ref_first : 0;
-  for (int32_t t = first; t < n; ++t) {
-    ops.rms_norm(s.x.data() + t * n_embd, output_norm_, s.cur.data() + (t - first) * n_embd,
-                 n_embd, hp.rms_eps);
-  }
-  kernels::MatMul(K, output_.type, output_.data, output_.rows, output_.cols, s.cur.data(), rows,
-                  logits, output_.rows, &pool, &s.matmul, output_.packed8);
+  matmuls({{&output_, logits}}, s.cur.data() + first * n_embd, &xq, rows);
 }
 
 // Of `count` units costing `cost` each, whose cumulative cost starts at

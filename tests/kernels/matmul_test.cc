@@ -175,5 +175,77 @@ TEST(MatMulQuantizedTest, ManyMatricesInOnePassEqualOneEach) {
   }
 }
 
+// Activations quantized row by row, in any order and from several threads
+// (BeginActivations, QuantizeActivationRow), equal QuantizeActivations'
+// byte for byte: the rows, every token's float scales and the quants plane
+// (offset to unsigned where the table's kernel reads it so). And a view
+// made for one weight type serves another exactly when it is the same.
+TEST(MatMulQuantizedTest, RowByRowActivationsEqualWholeQuantization) {
+  std::mt19937 rng(21);
+  ThreadPool pool(2);
+  std::vector<const KernelTable*> tables = testing::SimdTables();
+  tables.push_back(&GenericKernels());
+  int split = 0;
+  for (const KernelTable* kt : tables) {
+    const KernelTable& k = *kt;
+    for (DType t : {DType::kQ4_1, DType::kQ8_0, DType::kQ4_K, DType::kF32}) {
+      if (k[t].vec_dot == nullptr) continue;
+      const int64_t cols = GetDTypeInfo(k[t].vec_dot_type).block_size == 256 ? 512 : 576;
+      for (int64_t n_tokens : {1, 2, 7, 9}) {
+        const std::vector<float> x = testing::RandomFloats(rng, cols * n_tokens);
+        MatMulScratch whole_scratch, rows_scratch;
+        const QuantizedActivations whole =
+            QuantizeActivations(k, t, x.data(), cols, n_tokens, nullptr, &whole_scratch);
+        const QuantizedActivations q =
+            BeginActivations(k, t, x.data(), cols, n_tokens, &rows_scratch);
+        pool.Run([&](int ith, int nth) {
+          for (int64_t r = n_tokens - 1 - ith; r >= 0; r -= nth) {
+            QuantizeActivationRow(k, t, q, r, x.data() + r * cols, &rows_scratch);
+          }
+        });
+        const std::string what = std::string(k.isa) + " " + DTypeName(t) + " tokens " +
+                                 std::to_string(n_tokens);
+        ASSERT_EQ(q.type, whole.type) << what;
+        ASSERT_EQ(q.weight_type, t) << what;
+        ASSERT_EQ(q.row_bytes, whole.row_bytes) << what;
+        if (q.type == DType::kF32) {
+          EXPECT_EQ(q.data, x.data()) << what;
+          continue;
+        }
+        ASSERT_EQ(std::memcmp(q.data, whole.data, q.row_bytes * n_tokens), 0) << what;
+        ASSERT_EQ(q.scales == nullptr, whole.scales == nullptr) << what;
+        ASSERT_TRUE(ActivationsServe(k, t, q)) << what;
+        if (q.scales == nullptr) continue;
+        ++split;
+        ASSERT_EQ(q.scales_stride, whole.scales_stride) << what;
+        ASSERT_EQ(q.quants_stride, whole.quants_stride) << what;
+        const int64_t nb = cols / 32;
+        for (int64_t i = 0; i < 2 * nb; ++i) {
+          ASSERT_EQ(std::memcmp(q.scales + i * q.scales_stride,
+                                whole.scales + i * whole.scales_stride, 4 * n_tokens),
+                    0)
+              << what << " scales " << i;
+        }
+        ASSERT_EQ(std::memcmp(q.quants, whole.quants, q.quants_stride * n_tokens), 0) << what;
+        // The plane holds the block's quants, or the same bytes ^ 0x80.
+        const auto* block = static_cast<const uint8_t*>(q.data);
+        const size_t qs = GetDTypeInfo(q.type).block_bytes - 32;
+        const uint8_t flip = k[t].packed8_xn_unsigned_quants ? 0x80 : 0;
+        for (int e = 0; e < 32; ++e) {
+          ASSERT_EQ(static_cast<uint8_t>(q.quants[e]), block[qs + e] ^ flip) << what;
+        }
+      }
+    }
+    // Q4_K and Q6_K both read Q8_K activations; Q4_1's Q8_1 serve neither.
+    MatMulScratch scratch;
+    const std::vector<float> x = testing::RandomFloats(rng, 512 * 3);
+    const QuantizedActivations k_act =
+        QuantizeActivations(k, DType::kQ4_K, x.data(), 512, 3, nullptr, &scratch);
+    EXPECT_TRUE(ActivationsServe(k, DType::kQ6_K, k_act)) << k.isa;
+    EXPECT_FALSE(ActivationsServe(k, DType::kQ4_1, k_act)) << k.isa;
+  }
+  EXPECT_GT(split, 0);
+}
+
 }  // namespace
 }  // namespace glint::kernels

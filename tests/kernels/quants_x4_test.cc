@@ -367,15 +367,18 @@ TEST_P(VecDotX4Test, Packed8ManyTokensBitIdenticalToScalar) {
           }
         }
         // Activations with float scales go as their quants alone, 32
-        // aligned bytes per block (VecDotPacked8XNFn); tokens a few blocks
-        // apart.
+        // aligned bytes per block (VecDotPacked8XNFn), offset to unsigned
+        // where the table says so; tokens a few blocks apart.
         const bool split = at == DType::kQ8_0 || at == DType::kQ8_1;
         const size_t q_stride = static_cast<size_t>(nb + T % 3) * 32;
         AlignedBuffer<int8_t> quants(split ? T * q_stride : 0);
         for (int j = 0; split && j < T; ++j) {
           for (int64_t i = 0; i < nb; ++i) {
-            std::memcpy(quants.data() + j * q_stride + 32 * i,
-                        ab.data() + j * act_stride + (i + 1) * block_bytes - 32, 32);
+            int8_t* dst = quants.data() + j * q_stride + 32 * i;
+            std::memcpy(dst, ab.data() + j * act_stride + (i + 1) * block_bytes - 32, 32);
+            for (int e = 0; k.packed8_xn_unsigned_quants && e < 32; ++e) {
+              dst[e] = static_cast<int8_t>(dst[e] ^ 0x80);
+            }
           }
         }
         const size_t out_stride = 11;

@@ -253,14 +253,13 @@ struct Q8_0SignTrick {
   struct Token {
     __m256i y;
   };
-  void Prepare(int64_t /*nb*/, int /*n_tokens*/, const uint8_t* /*y*/, size_t /*y_stride*/) {}
   Row LoadRow(const int8_t* qs) const {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
     return {w, _mm256_sign_epi8(w, w)};
   }
-  // Token t's quants of block i at y, shared by R rows.
+  // A token's quants of a block at y, shared by R rows.
   template <int R>
-  Token LoadToken(const uint8_t* y, int64_t /*block*/, int /*token*/) const {
+  Token LoadToken(const uint8_t* y) const {
     return {LoadForRows<R>(y)};
   }
   __m256 Sums(const Row& row, const Token& token) const {
@@ -290,7 +289,6 @@ inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y
       _mm256_storeu_ps(dbuf.data() + (i * T + t) * 8, _mm256_mul_ps(dx, _mm256_broadcast_ss(dy + t)));
     }
   }
-  sums.Prepare(nb, T, y8, y_stride);
   for (int r0 = 0; r0 < 8; r0 += R) {
     __m256 acc[T][R];
 #pragma GCC unroll 8
@@ -305,7 +303,7 @@ inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y
       const float* di = dbuf.data() + i * T * 8 + r0;
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) {
-        const auto token = sums.template LoadToken<R>(y8 + t * y_stride + i * kQK, i, t);
+        const auto token = sums.template LoadToken<R>(y8 + t * y_stride + i * kQK);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           acc[t][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(di + t * 8 + r), sums.Sums(w[r], token),

@@ -2,7 +2,6 @@
 // bit-identical to it). Built twice (vnni.h); only called when the CPU has VNNI.
 #include "kernels/x86/packed8.h"
 
-#include "base/aligned_buffer.h"
 #include "kernels/internal.h"
 #include "kernels/x86/vnni/vnni.h"
 
@@ -40,12 +39,13 @@ void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out)
 
 namespace {
 // The sums of Q8_0Q8_0Packed8XN without the sign trick: vpdpbusd of the
-// activations offset to unsigned, y + 128 (one xor per token and block,
-// for all eight rows), with the weights w gives sum (y + 128) w, and the
-// correction -128 sum w of each lane's four w, formed once per row and
-// block for all the tokens, is the sums' start value, with DpbusdAsFloat's
-// bias. The sums are the same integers; per row, token and block this
-// leaves one vpdpbusd, one subtraction and the multiply-add.
+// activations offset to unsigned, y + 128 (the quants plane holds them so,
+// TypeKernels::packed8_xn_unsigned_quants), with the weights w gives
+// sum (y + 128) w, and the correction -128 sum w of each lane's four w,
+// formed once per row and block for all the tokens, is the sums' start
+// value, with DpbusdAsFloat's bias. The sums are the same integers; per
+// row, token and block this leaves one vpdpbusd, one subtraction and the
+// multiply-add.
 struct Q8_0Offset {
   struct Row {
     __m256i w, start;
@@ -53,33 +53,15 @@ struct Q8_0Offset {
   struct Token {
     __m256i y;  // y + 128 as u8
   };
-  const uint8_t* shifted = nullptr;  // [block][token][32]
-  int n_tokens = 0;
 
-  void Prepare(int64_t nb, int tokens, const uint8_t* y, size_t y_stride) {
-    thread_local AlignedBuffer<uint8_t> buf;
-    const size_t size = static_cast<size_t>(nb) * tokens * kQK;
-    if (buf.size() < size) buf.Resize(size);
-    const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
-    for (int64_t i = 0; i < nb; ++i) {
-      for (int t = 0; t < tokens; ++t) {
-        const __m256i qy =
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(y + t * y_stride + i * kQK));
-        _mm256_store_si256(reinterpret_cast<__m256i*>(buf.data() + (i * tokens + t) * kQK),
-                           _mm256_xor_si256(qy, bias));
-      }
-    }
-    shifted = buf.data();
-    n_tokens = tokens;
-  }
   Row LoadRow(const int8_t* qs) const {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
     const __m256i sum_w = GLINT_DPBUSD(_mm256_setzero_si256(), _mm256_set1_epi8(1), w);
     return {w, _mm256_sub_epi32(_mm256_set1_epi32(kDpbusdFloatBias), _mm256_slli_epi32(sum_w, 7))};
   }
   template <int R>
-  Token LoadToken(const uint8_t* /*y*/, int64_t block, int token) const {
-    return {x86::LoadForRows<R>(shifted + (block * n_tokens + token) * kQK)};
+  Token LoadToken(const uint8_t* y) const {
+    return {x86::LoadForRows<R>(y)};
   }
   __m256 Sums(const Row& row, const Token& token) const {
     return DpbusdAsFloat(row.start, token.y, row.w);
