@@ -106,6 +106,9 @@ void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const fl
                     int64_t acc_g_stride, int64_t acc_stride, int64_t len);
 void SumSlots(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_live, int64_t len,
               float* out);
+void WeightedSlotsF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                      int64_t p_stride, int32_t n_g, int32_t slots, float* out, int64_t out_stride,
+                      int64_t len);
 void Rope(float* x, int32_t n_heads, int64_t head_dim, int32_t n_rot, bool adjacent,
           const float* cos, const float* sin);
 
@@ -209,6 +212,9 @@ void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const fl
                     int64_t acc_g_stride, int64_t acc_stride, int64_t len);
 void SumSlots(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_live, int64_t len,
               float* out);
+void WeightedSlotsF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                      int64_t p_stride, int32_t n_g, int32_t slots, float* out, int64_t out_stride,
+                      int64_t len);
 void Rope(float* x, int32_t n_heads, int64_t head_dim, int32_t n_rot, bool adjacent,
           const float* cos, const float* sin);
 

@@ -84,6 +84,7 @@ OpsTable MakeGenericOps() {
   o.scores_f16_x4 = ScoresF16X4;
   o.weighted_sum_f16 = WeightedSumF16;
   o.sum_slots = SumSlots;
+  o.weighted_slots_f16 = WeightedSlotsF16;
   o.rope = Rope;
   return o;
 }
@@ -247,6 +248,7 @@ OpsTable MakeAvx2Ops() {
   o.scores_f16_x4 = avx2::ScoresF16X4;
   o.weighted_sum_f16 = avx2::WeightedSumF16;
   o.sum_slots = avx2::SumSlots;
+  o.weighted_slots_f16 = avx2::WeightedSlotsF16;
   o.rope = avx2::Rope;
   return o;
 }

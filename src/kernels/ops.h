@@ -59,6 +59,11 @@ struct OpsTable {
   //   F16 dot products reduce their lanes: for 64, rows r + (r + 32) and
   //   (r + 16) + (r + 48), then those two, for r < 16; then r + (r + 8),
   //   r + (r + 4), r + (r + 2), r + (r + 1).
+  // weighted_slots_f16: out_g[i] (out_g = out + g * out_stride) for g <
+  //   n_g, i < len = sum_slots(n_live = min(n_pos, slots)) of the rows
+  //   weighted_sum_f16 forms, the same sums, without the rows in memory:
+  //   for short contexts, where each slot holds a position or two and
+  //   storing and reloading the rows cost more than their products.
   void (*scores_f16_x1)(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q,
                         int32_t n_q, int64_t hd, float scale, float* out, int64_t out_stride);
   void (*scores_f16_x4)(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q,
@@ -68,6 +73,9 @@ struct OpsTable {
                            int64_t acc_g_stride, int64_t acc_stride, int64_t len);
   void (*sum_slots)(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_live,
                     int64_t len, float* out);
+  void (*weighted_slots_f16)(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                             int64_t p_stride, int32_t n_g, int32_t slots, float* out,
+                             int64_t out_stride, int64_t len);
 
   // Rotary position embedding of n_heads heads of head_dim floats at x, in
   // place: for i < n_rot / 2, the pair (x[a], x[b]) (a = 2i, b = 2i + 1

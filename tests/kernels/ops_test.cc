@@ -315,6 +315,55 @@ TEST(OpsTest, SumSlotsEqualsRowAdditions) {
   }
 }
 
+// The slots weighted and reduced in one pass equal weighted_sum_f16's rows
+// reduced by sum_slots, bit for bit: weights of zero and V values of both
+// signed zeros and of both signs (products of -0) included, contexts
+// shorter and longer than the slots.
+TEST(OpsTest, WeightedSlotsEqualWeightedRowsThenSumSlots) {
+  std::mt19937 rng(31);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<const OpsTable*> tables = SimdOps();
+  tables.push_back(&GenericOps());
+  int checked = 0;
+  for (const OpsTable* ops : tables) {
+    for (int32_t slots : {16, 64}) {
+      for (int32_t n_pos : {1, 2, 5, 16, 17, 33, 63, 64, 65, 130}) {
+        for (int64_t len : {8, 13, 64, 128}) {
+          for (int32_t n_g : {1, 3}) {
+            const int64_t v_stride = len + 24, p_stride = n_pos + 3, out_stride = len + 5;
+            std::vector<uint16_t> v(n_pos * v_stride);
+            for (auto& h : v) {
+              const int kind = static_cast<int>(rng() % 8);
+              h = FloatToHalf(kind == 0 ? 0.0f : kind == 1 ? -0.0f : d(rng));
+            }
+            std::vector<float> p(n_g * p_stride);
+            for (auto& x : p) {
+              x = rng() % 4 == 0 ? 0.0f : HalfToFloat(FloatToHalf(std::fabs(d(rng)) / 4));
+            }
+            // All-zero weights for one query: every product a signed zero.
+            if (n_g > 1) std::fill_n(p.data() + p_stride, n_pos, 0.0f);
+            std::vector<float> want(n_g * out_stride, 7.0f), got = want;
+            std::vector<float> acc(slots * len);
+            for (int32_t g = 0; g < n_g; ++g) {
+              ops->weighted_sum_f16(v.data(), v_stride, n_pos, p.data() + g * p_stride, 0, 1,
+                                    slots, acc.data(), 0, len, len);
+              ops->sum_slots(acc.data(), len, slots, std::min(n_pos, slots), len,
+                             want.data() + g * out_stride);
+            }
+            ops->weighted_slots_f16(v.data(), v_stride, n_pos, p.data(), p_stride, n_g, slots,
+                                    got.data(), out_stride, len);
+            ASSERT_EQ(std::memcmp(got.data(), want.data(), 4 * got.size()), 0)
+                << ops->isa << " slots=" << slots << " n_pos=" << n_pos << " len=" << len
+                << " n_g=" << n_g;
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 // The SIMD rotation equals the generic one (the reference's contraction)
 // bit for bit, for both pairings and rotations of part of a head.
 TEST(OpsTest, RopeMatchesGeneric) {

@@ -190,6 +190,16 @@ void SumSlots(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_liv
   }
 }
 
+void WeightedSlotsF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                      int64_t p_stride, int32_t n_g, int32_t slots, float* out, int64_t out_stride,
+                      int64_t len) {
+  std::vector<float> acc(static_cast<size_t>(slots) * len);
+  for (int32_t g = 0; g < n_g; ++g) {
+    WeightedSumF16(v, v_stride, n_pos, p + g * p_stride, 0, 1, slots, acc.data(), 0, len, len);
+    SumSlots(acc.data(), len, slots, std::min(n_pos, slots), len, out + g * out_stride);
+  }
+}
+
 void Rope(float* x, int32_t n_heads, int64_t head_dim, int32_t n_rot, bool adjacent,
           const float* cos, const float* sin) {
   for (int32_t h = 0; h < n_heads; ++h) RopePairs(x + h * head_dim, 0, n_rot, adjacent, cos, sin);

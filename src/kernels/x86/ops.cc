@@ -432,6 +432,62 @@ void SumSlots(const float* acc, int64_t acc_stride, int32_t slots, int32_t n_liv
   if (i < len) generic::SumSlots(acc + i, acc_stride, slots, n_live, len - i, out + i);
 }
 
+namespace {
+
+// Eight columns of the slots m, m + step, m + 2 step, ... below Slots,
+// reduced as SumSlots reduces them (the top half's rows into the bottom
+// half's, recursively: slot m + step into m at the last level), each slot
+// its positions' fused multiply-adds from zero, as weighted_sum_f16 forms
+// it. Slots past n_pos hold +0 in SumSlots; here they are left out: a
+// multiply-add onto +0 never gives -0 (an exact zero rounds to +0), nor
+// does a sum of two values that are not -0, so adding +0 to any slot or
+// partial sum gives it back unchanged.
+template <int Slots, int Step>
+__attribute__((always_inline)) inline __m256 SlotTree(const uint16_t* v, int64_t v_stride,
+                                                      int32_t n_pos, const float* p, int32_t m) {
+  if constexpr (Step == Slots) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int32_t j = m; j < n_pos; j += Slots) {
+      acc = _mm256_fmadd_ps(LoadHalf8(v + j * v_stride), _mm256_broadcast_ss(p + j), acc);
+    }
+    return acc;
+  } else {
+    const __m256 low = SlotTree<Slots, 2 * Step>(v, v_stride, n_pos, p, m);
+    if (m + Step >= n_pos) return low;  // the upper subtree: +0 only
+    return _mm256_add_ps(low, SlotTree<Slots, 2 * Step>(v, v_stride, n_pos, p, m + Step));
+  }
+}
+
+template <int Slots>
+void WeightedSlotsOf(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                     float* out, int64_t len8) {
+  for (int64_t d = 0; d < len8; d += 8) {
+    _mm256_storeu_ps(out + d, SlotTree<Slots, 1>(v + d, v_stride, n_pos, p, 0));
+  }
+}
+
+}  // namespace
+
+void WeightedSlotsF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                      int64_t p_stride, int32_t n_g, int32_t slots, float* out, int64_t out_stride,
+                      int64_t len) {
+  CHECK(slots == 16 || slots == 64);
+  const int64_t len8 = len / 8 * 8;
+  for (int32_t g = 0; g < n_g; ++g) {
+    const float* pg = p + g * p_stride;
+    float* og = out + g * out_stride;
+    if (slots == 64) {
+      WeightedSlotsOf<64>(v, v_stride, n_pos, pg, og, len8);
+    } else {
+      WeightedSlotsOf<16>(v, v_stride, n_pos, pg, og, len8);
+    }
+    if (len8 < len) {
+      generic::WeightedSlotsF16(v + len8, v_stride, n_pos, pg, 0, 1, slots, og + len8, 0,
+                                len - len8);
+    }
+  }
+}
+
 // Generic's Rope with std::fma compiled to the instruction (the model's
 // own code, built without -mfma, called libm's fmaf through the PLT: 4% of
 // a batched decode step); the split halves of NeoX-style rotation eight at
