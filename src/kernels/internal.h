@@ -126,6 +126,10 @@ float VecDotF16(int64_t n, const void* x, const void* y);
 
 void QuantizeQ8_0(const float* src, void* dst, int64_t n);
 void QuantizeQ8_1(const float* src, void* dst, int64_t n);
+void QuantizeQ8_0Split(const float* src, void* dst, int64_t n, float* scales,
+                       size_t scales_stride, int8_t* quants, bool flip);
+void QuantizeQ8_1Split(const float* src, void* dst, int64_t n, float* scales,
+                       size_t scales_stride, int8_t* quants, bool flip);
 float VecDotQ4_0Q8_0(int64_t n, const void* x, const void* y);
 float VecDotQ4_1Q8_1(int64_t n, const void* x, const void* y);
 float VecDotQ8_0Q8_0(int64_t n, const void* x, const void* y);

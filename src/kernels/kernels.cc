@@ -142,6 +142,8 @@ KernelTable MakeAvx2Table() {
   at(DType::kF16).vec_dot = avx2::VecDotF16;
   at(DType::kQ8_0).quantize = avx2::QuantizeQ8_0;
   at(DType::kQ8_1).quantize = avx2::QuantizeQ8_1;
+  at(DType::kQ8_0).quantize_split = avx2::QuantizeQ8_0Split;
+  at(DType::kQ8_1).quantize_split = avx2::QuantizeQ8_1Split;
   at(DType::kQ8_K).quantize = avx2::QuantizeQ8K;
   at(DType::kQ4_0).vec_dot = avx2::VecDotQ4_0Q8_0;
   at(DType::kQ4_1).vec_dot = avx2::VecDotQ4_1Q8_1;

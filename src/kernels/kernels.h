@@ -20,6 +20,13 @@ namespace glint::kernels {
 
 using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
 using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
+// QuantizeRowFn for Q8_0 / Q8_1 that also writes the row's part of the
+// split layout the many-token kernels read (QuantizedActivations::scales
+// and ::quants): block i's d and s, converted back from f16 to float, at
+// scales[2 * i * scales_stride] and scales[(2 * i + 1) * scales_stride] (s
+// 0 for Q8_0), and its 32 quants at quants + 32 * i, each q ^ 0x80 if flip.
+using QuantizeSplitFn = void (*)(const float* src, void* dst, int64_t n, float* scales,
+                                 size_t scales_stride, int8_t* quants, bool flip);
 // Dot product of n elements: x is a weight row of the table entry's type, y an
 // activation row of its vec_dot_type. n is a multiple of the block size.
 using VecDotFn = float (*)(int64_t n, const void* x, const void* y);
@@ -87,6 +94,7 @@ struct TypeKernels {
   QuantizeRowFn quantize = nullptr;      // nullptr: glint cannot produce this type
   VecDotFn vec_dot = nullptr;
   DType vec_dot_type = DType::kF32;
+  QuantizeSplitFn quantize_split = nullptr;  // nullptr: quantize, then split
   VecDotFn vec_dot_batched = nullptr;    // same contract as vec_dot; nullptr: vec_dot
   BatchedOrder batched_order = BatchedOrder::kNever;
   VecDotX4Fn vec_dot_x4 = nullptr;          // four tokens of vec_dot; nullptr: none

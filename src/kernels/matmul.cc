@@ -1,7 +1,6 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "base/check.h"
 #include "kernels/blocks.h"
@@ -241,33 +240,6 @@ bool SplitsBlocks(const KernelTable& k, DType weight_type, int64_t n_tokens) {
          k[weight_type].vec_dot_type != DType::kQ8_K;
 }
 
-// Token t's entries of q.scales, from the f16 scales of its Q8_0 / Q8_1
-// blocks (exact conversions, so the kernels multiply by the same values),
-// and of q.quants, from their quants (each q ^ 0x80 if flip); both in
-// scratch, where BeginActivations placed them.
-void SplitBlocks(const QuantizedActivations& q, int64_t t, bool flip, MatMulScratch* scratch) {
-  const DTypeInfo& info = GetDTypeInfo(q.type);
-  const int64_t nb = q.n_cols / info.block_size;
-  const size_t stride = q.scales_stride;
-  float* scales = scratch->scales.data();
-  const uint8_t* row = static_cast<const uint8_t*>(q.data) + t * q.row_bytes;
-  const bool has_sum = q.type == DType::kQ8_1;
-  for (int64_t i = 0; i < nb; ++i) {
-    // Both block types start with d (f16), Q8_1 follows it with s.
-    uint16_t h[2];
-    std::memcpy(h, row + i * info.block_bytes, sizeof(h));
-    scales[2 * i * stride + t] = HalfToFloat(h[0]);
-    scales[(2 * i + 1) * stride + t] = has_sum ? HalfToFloat(h[1]) : 0.0f;
-  }
-  constexpr size_t kQuants = 32;
-  int8_t* dst = scratch->quants.data() + t * q.quants_stride;
-  const size_t qs_offset = info.block_bytes - kQuants;  // the quants end both block types
-  for (int64_t i = 0; i < nb; ++i) {
-    std::memcpy(dst + i * kQuants, row + i * info.block_bytes + qs_offset, kQuants);
-  }
-  for (size_t j = 0; flip && j < q.quants_stride; ++j) dst[j] = static_cast<int8_t>(dst[j] ^ 0x80);
-}
-
 }  // namespace
 
 QuantizedActivations BeginActivations(const KernelTable& k, DType weight_type, const float* x,
@@ -292,7 +264,7 @@ QuantizedActivations BeginActivations(const KernelTable& k, DType weight_type, c
   if (scratch->act.size() < bytes) scratch->act.Resize(bytes);
   q.data = scratch->act.data();
   if (SplitsBlocks(k, weight_type, n_tokens)) {
-    CHECK(act_type == DType::kQ8_0 || act_type == DType::kQ8_1);
+    CHECK(k[act_type].quantize_split != nullptr);
     static_assert(sizeof(BlockQ8_0::qs) == 32 && sizeof(BlockQ8_1::qs) == 32);
     const int64_t nb = n_cols / info.block_size;
     // Eight readable entries past any token: the stride rounds up and adds 8.
@@ -312,8 +284,14 @@ void QuantizeActivationRow(const KernelTable& k, DType weight_type, const Quanti
                            int64_t t, const float* x_row, MatMulScratch* scratch) {
   if (q.type == DType::kF32) return;
   DCHECK(q.data == scratch->act.data() && t < q.n_tokens);
-  k[q.type].quantize(x_row, scratch->act.data() + t * q.row_bytes, q.n_cols);
-  if (q.scales != nullptr) SplitBlocks(q, t, k[weight_type].packed8_xn_unsigned_quants, scratch);
+  uint8_t* row = scratch->act.data() + t * q.row_bytes;
+  if (q.scales == nullptr) {
+    k[q.type].quantize(x_row, row, q.n_cols);
+    return;
+  }
+  k[q.type].quantize_split(x_row, row, q.n_cols, scratch->scales.data() + t, q.scales_stride,
+                           scratch->quants.data() + t * q.quants_stride,
+                           k[weight_type].packed8_xn_unsigned_quants);
 }
 
 bool ActivationsServe(const KernelTable& k, DType weight_type, const QuantizedActivations& q) {
@@ -328,6 +306,20 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
                                          MatMulScratch* scratch) {
   const QuantizedActivations q = BeginActivations(k, weight_type, x, n_cols, n_tokens, scratch);
   if (q.type == DType::kF32) return q;
+  if (q.scales != nullptr) {
+    // (Row by row, each split while it is in L1.)
+    auto rows = [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        QuantizeActivationRow(k, weight_type, q, t, x + t * n_cols, scratch);
+      }
+    };
+    if (n_cols * n_tokens < kParallelQuantizeMin) {
+      rows(0, n_tokens);
+    } else {
+      ParallelRange(pool, n_tokens, rows);
+    }
+    return q;
+  }
   const QuantizeRowFn quantize = k[q.type].quantize;
   const DTypeInfo& info = GetDTypeInfo(q.type);
   uint8_t* dst = scratch->act.data();
@@ -349,9 +341,6 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
     quantize_blocks(0, total_blocks);
   } else {
     ParallelRange(pool, total_blocks, quantize_blocks);
-  }
-  for (int64_t t = 0; q.scales != nullptr && t < n_tokens; ++t) {
-    SplitBlocks(q, t, k[weight_type].packed8_xn_unsigned_quants, scratch);
   }
   return q;
 }

@@ -185,6 +185,7 @@ TEST(MatMulQuantizedTest, RowByRowActivationsEqualWholeQuantization) {
   ThreadPool pool(2);
   std::vector<const KernelTable*> tables = testing::SimdTables();
   tables.push_back(&GenericKernels());
+  const KernelTable& g = GenericKernels();
   int split = 0;
   for (const KernelTable* kt : tables) {
     const KernelTable& k = *kt;
@@ -227,12 +228,31 @@ TEST(MatMulQuantizedTest, RowByRowActivationsEqualWholeQuantization) {
               << what << " scales " << i;
         }
         ASSERT_EQ(std::memcmp(q.quants, whole.quants, q.quants_stride * n_tokens), 0) << what;
-        // The plane holds the block's quants, or the same bytes ^ 0x80.
-        const auto* block = static_cast<const uint8_t*>(q.data);
-        const size_t qs = GetDTypeInfo(q.type).block_bytes - 32;
+        // The rows are the quantizer's; the scales their blocks' f16 d (and
+        // s) in float; the plane their quants, or the same bytes ^ 0x80.
+        const size_t block_bytes = GetDTypeInfo(q.type).block_bytes;
         const uint8_t flip = k[t].packed8_xn_unsigned_quants ? 0x80 : 0;
-        for (int e = 0; e < 32; ++e) {
-          ASSERT_EQ(static_cast<uint8_t>(q.quants[e]), block[qs + e] ^ flip) << what;
+        std::vector<uint8_t> row(q.row_bytes);
+        for (int64_t j = 0; j < n_tokens; ++j) {
+          g[q.type].quantize(x.data() + j * cols, row.data(), cols);
+          ASSERT_EQ(std::memcmp(row.data(), static_cast<const uint8_t*>(q.data) + j * q.row_bytes,
+                                q.row_bytes),
+                    0)
+              << what << " token " << j;
+          for (int64_t i = 0; i < nb; ++i) {
+            const uint8_t* block = row.data() + i * block_bytes;
+            uint16_t h[2];
+            std::memcpy(h, block, sizeof h);
+            ASSERT_EQ(q.scales[2 * i * q.scales_stride + j], HalfToFloat(h[0])) << what;
+            ASSERT_EQ(q.scales[(2 * i + 1) * q.scales_stride + j],
+                      q.type == DType::kQ8_1 ? HalfToFloat(h[1]) : 0.0f)
+                << what;
+            for (int e = 0; e < 32; ++e) {
+              ASSERT_EQ(static_cast<uint8_t>(q.quants[j * q.quants_stride + 32 * i + e]),
+                        block[block_bytes - 32 + e] ^ flip)
+                  << what << " token " << j << " block " << i;
+            }
+          }
         }
       }
     }

@@ -6,6 +6,7 @@
 // in block order, reduced 4+4, 2+2, 1+1; Q4_1's offset term by one fused
 // multiply-add per block).
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/blocks.h"
 #include "kernels/internal.h"
@@ -50,6 +51,39 @@ void QuantizeQ8_1(const float* src, void* dst, int64_t n) {
     b[i].s = static_cast<uint16_t>(
         _cvtss_sh(d * static_cast<float>(HsumI32(sums)), _MM_FROUND_TO_NEAREST_INT));
   }
+}
+
+namespace {
+// The quantizer's blocks at dst, then each block's split entries (see
+// QuantizeSplitFn) from what it wrote, while the block is in L1.
+template <typename Block>
+void SplitBlocksOf(const void* dst, int64_t n, float* scales, size_t scales_stride, int8_t* quants,
+                   bool flip) {
+  const auto* b = static_cast<const Block*>(dst);
+  const __m256i offset = _mm256_set1_epi8(flip ? static_cast<char>(0x80) : 0);
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    scales[2 * i * scales_stride] = HalfToFloatF16c(b[i].d);
+    if constexpr (std::is_same_v<Block, BlockQ8_1>) {
+      scales[(2 * i + 1) * scales_stride] = HalfToFloatF16c(b[i].s);
+    } else {
+      scales[(2 * i + 1) * scales_stride] = 0.0f;
+    }
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(quants + kQK * i), _mm256_xor_si256(q, offset));
+  }
+}
+}  // namespace
+
+void QuantizeQ8_0Split(const float* src, void* dst, int64_t n, float* scales,
+                       size_t scales_stride, int8_t* quants, bool flip) {
+  QuantizeQ8_0(src, dst, n);
+  SplitBlocksOf<BlockQ8_0>(dst, n, scales, scales_stride, quants, flip);
+}
+
+void QuantizeQ8_1Split(const float* src, void* dst, int64_t n, float* scales,
+                       size_t scales_stride, int8_t* quants, bool flip) {
+  QuantizeQ8_1(src, dst, n);
+  SplitBlocksOf<BlockQ8_1>(dst, n, scales, scales_stride, quants, flip);
 }
 
 float VecDotQ4_0Q8_0(int64_t n, const void* x, const void* y) {
