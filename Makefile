@@ -26,16 +26,26 @@ $(BUILD)/build.ninja: CMakeLists.txt | deps
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD) -j $(JOBS)
 
-# The reference peer is compiled from source for this machine; pip keeps the
-# built wheel in its cache, so a rebuild of the venv is quick.
-$(VENV)/.stamp: requirements.txt | deps
-	python3 -m venv $(VENV)
+# The reference peer is compiled from source for this machine (-march=native)
+# but without llama.cpp's AMX kernels: on the Sapphire Rapids VMs the project
+# runs on, its AMX matrix product crashes (SIGSEGV in ggml_backend_amx_mul_mat
+# on the fast model's first llama_decode), so the reference runs its AVX-512
+# and VNNI kernels there. The flags are not part of pip's cache key, so the
+# built wheel is cached under a directory named for them (REF_BUILD: rename
+# it when the flags change); a rebuild of the venv reuses that wheel.
+REF_BUILD := noamx
+REF_FLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+REF_PIP_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/glint/pip-$(REF_BUILD)
+$(VENV)/.stamp-$(REF_BUILD): requirements.txt | deps
+	python3 -m venv --clear $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
-	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(VENV)/bin/pip install --disable-pip-version-check \
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) \
+	  CMAKE_ARGS='-DCMAKE_C_FLAGS="$(REF_FLAGS)" -DCMAKE_CXX_FLAGS="$(REF_FLAGS)"' \
+	  $(VENV)/bin/pip install --disable-pip-version-check --cache-dir $(REF_PIP_CACHE) \
 	  --no-binary llama_cpp_python -r requirements.txt
 	touch $@
 
-venv: $(VENV)/.stamp
+venv: $(VENV)/.stamp-$(REF_BUILD)
 
 models-fast:
 	scripts/fetch-models fast
