@@ -106,15 +106,21 @@ bool CpuHasAvx2() {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c();
 }
 
-// Software prefetch of the weights, measured on decode (glint bench
-// -p 0 -n 128, 2 threads): on an Intel Xeon without it the single-token
-// products waited on memory, and 8 KiB ahead gained; on an AMD EPYC (Zen 4)
-// the same prefetches cost a third of the fast model's decode speed (300 ->
-// 200 tok/s) and a quarter of the smart model's (32 -> 24), its hardware
-// prefetcher streams the rows on its own.
-size_t PrefetchBytes() {
+// Software prefetch of the weights one token's product streams, measured on
+// decode (glint bench -p 0 -n 128, 2 threads). On an Intel Xeon without it
+// the single-token products of the 32-weight block types (the fast model's
+// Q4_1 and Q8_0) waited on memory: 8 KiB ahead gained, and on a Sapphire
+// Rapids VM no prefetch halved fast decode (about 200 -> 100-155 tok/s).
+// The K-quants' products (Q4_K, Q6_K: the smart model) stream long rows
+// that the hardware prefetcher follows alone: the same prefetch cost smart
+// decode there a fifth of its speed (23 -> 18.3 tok/s), with the
+// same loss from either type alone. On an AMD EPYC (Zen 4) every prefetch
+// cost: a third of fast decode (300 -> 200 tok/s), a quarter of smart (32
+// -> 24).
+size_t PrefetchBytes(DType type) {
   if (const char* v = std::getenv("GLINT_PREFETCH")) return std::strtoul(v, nullptr, 10);
-  return __builtin_cpu_is("intel") ? 8 * 1024 : 0;
+  const bool k_quant = GetDTypeInfo(type).block_size == 256;
+  return __builtin_cpu_is("intel") && !k_quant ? 8 * 1024 : 0;
 }
 
 // The next group of packed rows for many-token products: into L1 on the
@@ -132,10 +138,12 @@ KernelTable MakeAvx2Table() {
   // Start from the reference and replace what x86/ accelerates.
   KernelTable t = MakeGenericTable();
   t.isa = "avx2";
-  t.prefetch_bytes = PrefetchBytes();
   t.prefetch_groups_to_l1 = PrefetchGroupsToL1();
   auto& ty = t.types;
   auto at = [&](DType d) -> TypeKernels& { return ty[static_cast<uint32_t>(d)]; };
+  for (uint32_t id = 0; id < kDTypeIdLimit; ++id) {
+    if (ty[id].vec_dot != nullptr) ty[id].prefetch_bytes = PrefetchBytes(static_cast<DType>(id));
+  }
   at(DType::kF32).vec_dot = avx2::VecDotF32;
   at(DType::kF16).dequantize = avx2::DequantizeF16;
   at(DType::kF16).quantize = avx2::QuantizeF16;

@@ -116,6 +116,11 @@ struct TypeKernels {
   // load-time packing: prompts skip the per-chunk repacking; nullptr: none.
   VecDotRows8Fn packed8_dot_batched = nullptr;
   VecDotRows8X2Fn packed8_dot_batched_x2 = nullptr;
+  // How far ahead of the weight rows it streams one token's product of this
+  // type prefetches them into L1, in bytes; 0: none, the hardware prefetcher
+  // alone. Set per CPU vendor and type (kernels.cc) and by
+  // GLINT_PREFETCH=<bytes> for every type.
+  size_t prefetch_bytes = 0;
 
   // The dot product for token `index` of a reference batch of `batch` tokens.
   VecDotFn DotFor(int64_t batch, int64_t index) const {
@@ -143,10 +148,6 @@ struct TypeKernels {
 struct KernelTable {
   const char* isa = "generic";
   TypeKernels types[kDTypeIdLimit];
-  // How far ahead of the weight rows it streams a matrix product prefetches
-  // them into L1, in bytes; 0: none, the hardware prefetcher alone. Set per
-  // CPU vendor (kernels.cc) and by GLINT_PREFETCH=<bytes>.
-  size_t prefetch_bytes = 0;
   // Where several tokens in the single-token order (a draft, sequences
   // decoded together, a Q4_1 prompt) prefetch the next group of packed rows
   // while the current one serves them: L1 (prefetcht0) or L2 (prefetcht1).

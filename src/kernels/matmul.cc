@@ -110,8 +110,8 @@ int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, in
   return r8_end;
 }
 
-// Rows [r0, r1) of y = w x. prefetch, groups_to_l1: KernelTable's
-// prefetch_bytes and prefetch_groups_to_l1.
+// Rows [r0, r1) of y = w x. prefetch: tk.prefetch_bytes; groups_to_l1:
+// KernelTable::prefetch_groups_to_l1.
 void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0, int64_t r1,
              const QuantizedActivations& xq, float* y, int64_t y_stride, const void* packed8,
              size_t prefetch, bool groups_to_l1) {
@@ -357,7 +357,7 @@ void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_
   ParallelRange(pool, n_units, [&](int64_t u0, int64_t u1) {
     const int64_t r0 = u0 * kRowGrain;
     const int64_t r1 = std::min(n_rows, u1 * kRowGrain);
-    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride, packed8, k.prefetch_bytes,
+    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride, packed8, tk.prefetch_bytes,
             k.prefetch_groups_to_l1);
   });
 }
@@ -380,7 +380,7 @@ void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* o
       if (a < b) {
         DotRows(tk, static_cast<const uint8_t*>(o.w), w_row_bytes, (a - base) * kRowGrain,
                 std::min(o.n_rows, (b - base) * kRowGrain), xq, o.y, o.y_stride, o.packed8,
-                k.prefetch_bytes, k.prefetch_groups_to_l1);
+                tk.prefetch_bytes, k.prefetch_groups_to_l1);
       }
       base += units_of(o);
     }
