@@ -153,6 +153,10 @@ struct KernelTable {
   // while the current one serves them: L1 (prefetcht0) or L2 (prefetcht1).
   // Set per CPU vendor and by GLINT_GROUP_PREFETCH=l1|l2.
   bool prefetch_groups_to_l1 = false;
+  // Whether a prompt's eight-row products in the batched order (DotRows8)
+  // prefetch the next group of eight rows into L2 while the current one
+  // serves every token. Set per CPU vendor; GLINT_PREFETCH=0 turns it off.
+  bool prefetch_rows8_groups = false;
 
   const TypeKernels& operator[](DType t) const { return types[static_cast<uint32_t>(t)]; }
 };

@@ -1,6 +1,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "base/check.h"
 #include "kernels/blocks.h"
@@ -48,7 +49,7 @@ void ParallelRange(ThreadPool* pool, int64_t n, Fn&& fn) {
 // `state` in between. Returns the first row left over.
 int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0,
                  int64_t r1, const QuantizedActivations& xq, float* y, int64_t y_stride,
-                 const void* packed8, size_t prefetch) {
+                 const void* packed8, bool prefetch_groups) {
   const int64_t n = xq.n_cols;
   const int64_t r8_end = r0 + (r1 - r0) / 8 * 8;
   const DTypeInfo& act_info = GetDTypeInfo(xq.type);
@@ -75,7 +76,7 @@ int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, in
       group = packed.data();
     }
     // The next eight rows into L2 while this group serves every token.
-    if (prefetch != 0 && r + 16 <= r8_end) {
+    if (prefetch_groups && r + 16 <= r8_end) {
       const uint8_t* next = preset ? group + group_bytes : w + (r + 8) * w_row_bytes;
       const size_t next_bytes = preset ? group_bytes : 8 * w_row_bytes;
       for (size_t b = 0; b < next_bytes; b += 64) __builtin_prefetch(next + b, 0, 2);
@@ -101,20 +102,25 @@ int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, in
       const uint8_t* xt = act + t * xq.row_bytes;
       float* yt = y + t * y_stride + r;
       const float* st = state.data() + 16 * t;
-      for (int j = 0; j < 8; ++j) {
-        yt[j] = dot == tk.vec_dot_batched ? st[j] - st[8 + j]
-                                          : dot(n, w + (r + j) * w_row_bytes, xt);
+      if (dot == tk.vec_dot_batched) {
+        // (Through a local array: yt and st may alias as far as the
+        // compiler knows, which kept the subtractions scalar.)
+        float d[8];
+        for (int j = 0; j < 8; ++j) d[j] = st[j] - st[8 + j];
+        std::memcpy(yt, d, sizeof(d));
+      } else {
+        for (int j = 0; j < 8; ++j) yt[j] = dot(n, w + (r + j) * w_row_bytes, xt);
       }
     }
   }
   return r8_end;
 }
 
-// Rows [r0, r1) of y = w x. prefetch: tk.prefetch_bytes; groups_to_l1:
-// KernelTable::prefetch_groups_to_l1.
+// Rows [r0, r1) of y = w x with k's prefetch settings (tk = k[type]).
 void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_t r0, int64_t r1,
              const QuantizedActivations& xq, float* y, int64_t y_stride, const void* packed8,
-             size_t prefetch, bool groups_to_l1) {
+             const KernelTable& k) {
+  const size_t prefetch = tk.prefetch_bytes;
   const auto* act = static_cast<const uint8_t*>(xq.data);
   const int64_t n = xq.n_cols;
   // Tokens in the single-token order (decode, a draft, sequences decoded
@@ -142,7 +148,7 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
       const size_t at = static_cast<size_t>(r / 8) * group_bytes;
       for (size_t b = at + ahead; ahead != 0 && b < at + ahead + group_bytes && b < end;
            b += 64) {
-        if (one || groups_to_l1) {
+        if (one || k.prefetch_groups_to_l1) {
           __builtin_prefetch(p + b, 0, 3);
         } else {
           __builtin_prefetch(p + b, 0, 2);
@@ -189,7 +195,7 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
       tk.DotFor(xq.ref_batch, xq.ref_first) == tk.vec_dot_batched ||
       tk.DotFor(xq.ref_batch, xq.ref_first + xq.n_tokens - 1) == tk.vec_dot_batched;
   if (tk.rows8_repack != nullptr && xq.n_tokens >= kRows8MinTokens && any_batched) {
-    r0 = DotRows8(tk, w, w_row_bytes, r0, r1, xq, y, y_stride, packed8, prefetch);
+    r0 = DotRows8(tk, w, w_row_bytes, r0, r1, xq, y, y_stride, packed8, k.prefetch_rows8_groups);
   }
   // Rows in tiles that stay in cache while every token passes over them;
   // tokens in groups of eight or four where a multi-token kernel exists, so
@@ -357,8 +363,7 @@ void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_
   ParallelRange(pool, n_units, [&](int64_t u0, int64_t u1) {
     const int64_t r0 = u0 * kRowGrain;
     const int64_t r1 = std::min(n_rows, u1 * kRowGrain);
-    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride, packed8, tk.prefetch_bytes,
-            k.prefetch_groups_to_l1);
+    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride, packed8, k);
   });
 }
 
@@ -380,7 +385,7 @@ void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* o
       if (a < b) {
         DotRows(tk, static_cast<const uint8_t*>(o.w), w_row_bytes, (a - base) * kRowGrain,
                 std::min(o.n_rows, (b - base) * kRowGrain), xq, o.y, o.y_stride, o.packed8,
-                tk.prefetch_bytes, k.prefetch_groups_to_l1);
+                k);
       }
       base += units_of(o);
     }
