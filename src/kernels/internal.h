@@ -190,6 +190,8 @@ void VecDotQ4KQ8KPacked8XN(int64_t n, const void* xr, const void* y, size_t y_st
 void VecDotQ4KQ8KBatchedPacked8(int64_t n, const void* xr, const void* y, float* state);
 void VecDotQ4KQ8KBatchedPacked8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
                                   float* state);
+void VecDotQ4KQ8KBatchedPacked8X4(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                  float* state);
 size_t Q8_0Packed8BlockBytes();
 void RepackQ8_0Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);
@@ -253,6 +255,8 @@ void VecDotQ4KQ8KPacked8XN(int64_t n, const void* xr, const void* y, size_t y_st
                            size_t out_stride);                                                    \
 void VecDotQ4KQ8KBatchedPacked8(int64_t n, const void* xr, const void* y, float* state);          \
 void VecDotQ4KQ8KBatchedPacked8X2(int64_t n, const void* xr, const void* y, size_t y_stride,      \
+                                  float* state);                                                  \
+void VecDotQ4KQ8KBatchedPacked8X4(int64_t n, const void* xr, const void* y, size_t y_stride,      \
                                   float* state);
 #endif
 #ifdef GLINT_KERNELS_HAVE_AVXVNNI

@@ -196,6 +196,7 @@ KernelTable MakeAvx2Table() {
   at(DType::kQ4_K).packed8_dot_xn = avx2::VecDotQ4KQ8KPacked8XN;
   at(DType::kQ4_K).packed8_dot_batched = avx2::VecDotQ4KQ8KBatchedPacked8;
   at(DType::kQ4_K).packed8_dot_batched_x2 = avx2::VecDotQ4KQ8KBatchedPacked8X2;
+  at(DType::kQ4_K).packed8_dot_batched_x4 = avx2::VecDotQ4KQ8KBatchedPacked8X4;
   at(DType::kQ4_K).packed8_block_bytes = avx2::Q4KPacked8BlockBytes();
   at(DType::kQ8_0).packed8_repack = avx2::RepackQ8_0Packed8;
   at(DType::kQ8_0).packed8_dot = avx2::VecDotQ8_0Q8_0Packed8;
@@ -246,6 +247,7 @@ bool CpuHasAvx512Vnni() {
     at(DType::kQ4_K).packed8_dot_xn = NS::VecDotQ4KQ8KPacked8XN;                   \
     at(DType::kQ4_K).packed8_dot_batched = NS::VecDotQ4KQ8KBatchedPacked8;         \
     at(DType::kQ4_K).packed8_dot_batched_x2 = NS::VecDotQ4KQ8KBatchedPacked8X2;    \
+    at(DType::kQ4_K).packed8_dot_batched_x4 = NS::VecDotQ4KQ8KBatchedPacked8X4;    \
     return t;                                                                      \
   }()
 #endif

@@ -56,7 +56,9 @@ using VecDotX8Fn = void (*)(int64_t n, const void* x, const void* y, size_t y_st
 using RepackRows8Fn = void (*)(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 using VecDotRows8Fn = void (*)(int64_t n, const void* xr, const void* y, float* state);
 // The same for two activation rows at once, y and y + y_stride, into
-// state and state + 16: each packed weight block is loaded once for both.
+// state and state + 16: each packed weight block is loaded once for both
+// (or for four: y + t * y_stride into state + 16 t, t < 4, where a table
+// entry says so).
 using VecDotRows8X2Fn = void (*)(int64_t n, const void* xr, const void* y, size_t y_stride,
                                  float* state);
 // Eight weight rows repacked once, when the model loads, for single-token
@@ -116,6 +118,7 @@ struct TypeKernels {
   // load-time packing: prompts skip the per-chunk repacking; nullptr: none.
   VecDotRows8Fn packed8_dot_batched = nullptr;
   VecDotRows8X2Fn packed8_dot_batched_x2 = nullptr;
+  VecDotRows8X2Fn packed8_dot_batched_x4 = nullptr;  // four tokens; nullptr: none
   // How far ahead of the weight rows it streams one token's product of this
   // type prefetches them into L1, in bytes; 0: none, the hardware prefetcher
   // alone. Set per CPU vendor and type (kernels.cc) and by

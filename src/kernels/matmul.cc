@@ -58,6 +58,7 @@ int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, in
   const size_t block_bytes = preset ? tk.packed8_block_bytes : tk.rows8_block_bytes;
   const VecDotRows8Fn dot1 = preset ? tk.packed8_dot_batched : tk.rows8_dot_batched;
   const VecDotRows8X2Fn dot2 = preset ? tk.packed8_dot_batched_x2 : tk.rows8_dot_batched_x2;
+  const VecDotRows8X2Fn dot4 = preset ? tk.packed8_dot_batched_x4 : nullptr;
   const size_t group_bytes = static_cast<size_t>(n_blocks) * block_bytes;
   const int64_t chunk =
       std::max<int64_t>(1, static_cast<int64_t>(kRows8ChunkBytes / block_bytes));
@@ -88,6 +89,14 @@ int64_t DotRows8(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, in
       for (int64_t t = 0; t < xq.n_tokens; ++t) {
         if (tk.DotFor(xq.ref_batch, xq.ref_first + t) != tk.vec_dot_batched) continue;
         const uint8_t* at = act + t * xq.row_bytes + c * act_info.block_bytes;
+        // (The tokens in the batched order form one interval: its ends
+        // tell.)
+        if (dot4 != nullptr && t + 3 < xq.n_tokens &&
+            tk.DotFor(xq.ref_batch, xq.ref_first + t + 3) == tk.vec_dot_batched) {
+          dot4(len * act_info.block_size, pc, at, xq.row_bytes, state.data() + 16 * t);
+          t += 3;
+          continue;
+        }
         if (dot2 != nullptr && t + 1 < xq.n_tokens &&
             tk.DotFor(xq.ref_batch, xq.ref_first + t + 1) == tk.vec_dot_batched) {
           dot2(len * act_info.block_size, pc, at, xq.row_bytes, state.data() + 16 * t);

@@ -134,6 +134,7 @@ struct Rows8Layout {
   size_t block_bytes;
   VecDotRows8Fn dot;
   VecDotRows8X2Fn dot_x2;
+  VecDotRows8X2Fn dot_x4 = nullptr;
 };
 
 std::vector<Rows8Layout> Rows8Layouts(const TypeKernels& k) {
@@ -144,7 +145,7 @@ std::vector<Rows8Layout> Rows8Layouts(const TypeKernels& k) {
   }
   if (k.packed8_dot_batched != nullptr) {
     v.push_back({"packed8", k.packed8_repack, k.packed8_block_bytes, k.packed8_dot_batched,
-                 k.packed8_dot_batched_x2});
+                 k.packed8_dot_batched_x2, k.packed8_dot_batched_x4});
   }
   return v;
 }
@@ -206,9 +207,9 @@ TEST_P(VecDotX4Test, Rows8BitIdenticalToScalarPerRow) {
   if (checked == 0) GTEST_SKIP() << "no eight-row kernel for " << DTypeName(t);
 }
 
-// The two-token eight-row kernels (rows8_dot_batched_x2), in one call and
-// in two, against the scalar batched order per row and token.
-TEST_P(VecDotX4Test, Rows8TwoTokenKernelBitIdenticalPerToken) {
+// The two- and four-token eight-row kernels (*_dot_batched_x2, _x4), in
+// one call and in two, against the scalar batched order per row and token.
+TEST_P(VecDotX4Test, Rows8ManyTokenKernelsBitIdenticalPerToken) {
   const DType t = GetParam();
   const KernelTable& g = GenericKernels();
   const DType at = g[t].vec_dot_type;
@@ -216,44 +217,47 @@ TEST_P(VecDotX4Test, Rows8TwoTokenKernelBitIdenticalPerToken) {
   int checked = 0;
   for (const KernelTable* simd : testing::SimdTables()) {
     for (const Rows8Layout& k : Rows8Layouts((*simd)[t])) {
-      if (k.dot_x2 == nullptr) continue;
-      for (int64_t n : Sizes(t)) {
-        const size_t row = RowBytes(t, n);
-        OffsetBuffer wb(8 * row, testing::RowAlignment(t) * (n % 8));
-        for (int r = 0; r < 8; ++r) {
-          const std::vector<uint8_t> w = RandomWeights(rng, t, n);
-          std::memcpy(wb.data() + r * row, w.data(), w.size());
-        }
-        std::vector<uint8_t> packed(static_cast<size_t>(n / GetDTypeInfo(t).block_size) *
-                                    k.block_bytes);
-        k.repack(n, wb.data(), row, packed.data());
-        // Rows apart by more than their size, each still aligned for its type.
-        const size_t a_stride = RowBytes(at, n) + 4 * testing::RowAlignment(at);
-        for (Fill f0 : {Fill::kNormal, Fill::kExtremes, Fill::kAllZero}) {
-          for (Fill f1 : {Fill::kWithZeros, Fill::kNormal, Fill::kExtremes}) {
-            OffsetBuffer ab(2 * a_stride, testing::RowAlignment(at) * (n % 3));
-            const std::vector<float> x0 = RandomFloats(rng, n, f0);
-            const std::vector<float> x1 = RandomFloats(rng, n, f1);
-            g[at].quantize(x0.data(), ab.data(), n);
-            g[at].quantize(x1.data(), ab.data() + a_stride, n);
-            float whole[32] = {}, split[32] = {};
-            k.dot_x2(n, packed.data(), ab.data(), a_stride, whole);
-            const int64_t bs = GetDTypeInfo(t).block_size;
-            k.dot_x2(bs, packed.data(), ab.data(), a_stride, split);
-            if (n > bs) {
-              k.dot_x2(n - bs, packed.data() + k.block_bytes,
-                                     ab.data() + GetDTypeInfo(at).block_bytes, a_stride, split);
+      for (auto [dot, n_tok] : {std::pair{k.dot_x2, 2}, std::pair{k.dot_x4, 4}}) {
+        if (dot == nullptr) continue;
+        for (int64_t n : Sizes(t)) {
+          const size_t row = RowBytes(t, n);
+          OffsetBuffer wb(8 * row, testing::RowAlignment(t) * (n % 8));
+          for (int r = 0; r < 8; ++r) {
+            const std::vector<uint8_t> w = RandomWeights(rng, t, n);
+            std::memcpy(wb.data() + r * row, w.data(), w.size());
+          }
+          std::vector<uint8_t> packed(static_cast<size_t>(n / GetDTypeInfo(t).block_size) *
+                                      k.block_bytes);
+          k.repack(n, wb.data(), row, packed.data());
+          // Rows apart by more than their size, each still aligned for its type.
+          const size_t a_stride = RowBytes(at, n) + 4 * testing::RowAlignment(at);
+          // Fills vary per token: normal, with zeros, extremes, all zero.
+          constexpr Fill kFills[] = {Fill::kNormal, Fill::kWithZeros, Fill::kExtremes,
+                                     Fill::kAllZero};
+          for (int shift = 0; shift < 4; ++shift) {
+            OffsetBuffer ab(n_tok * a_stride, testing::RowAlignment(at) * (n % 3));
+            for (int tok = 0; tok < n_tok; ++tok) {
+              const std::vector<float> x = RandomFloats(rng, n, kFills[(tok + shift) % 4]);
+              g[at].quantize(x.data(), ab.data() + tok * a_stride, n);
             }
-            for (int tok = 0; tok < 2; ++tok) {
+            float whole[64] = {}, split[64] = {};
+            dot(n, packed.data(), ab.data(), a_stride, whole);
+            const int64_t bs = GetDTypeInfo(t).block_size;
+            dot(bs, packed.data(), ab.data(), a_stride, split);
+            if (n > bs) {
+              dot(n - bs, packed.data() + k.block_bytes, ab.data() + GetDTypeInfo(at).block_bytes,
+                  a_stride, split);
+            }
+            for (int tok = 0; tok < n_tok; ++tok) {
               for (int r = 0; r < 8; ++r) {
                 const float want =
                     g[t].vec_dot_batched(n, wb.data() + r * row, ab.data() + tok * a_stride);
                 for (const float* st : {whole + 16 * tok, split + 16 * tok}) {
                   const float got = st[r] - st[8 + r];
                   ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
-                      << simd->isa << " " << k.name << " " << DTypeName(t) << " n=" << n
-                      << " token " << tok
-                      << " row " << r << ": " << got << " vs " << want;
+                      << simd->isa << " " << k.name << " x" << n_tok << " " << DTypeName(t)
+                      << " n=" << n << " token " << tok << " row " << r << ": " << got << " vs "
+                      << want;
                 }
               }
             }
@@ -263,7 +267,7 @@ TEST_P(VecDotX4Test, Rows8TwoTokenKernelBitIdenticalPerToken) {
       }
     }
   }
-  if (checked == 0) GTEST_SKIP() << "no two-token eight-row kernel for " << DTypeName(t);
+  if (checked == 0) GTEST_SKIP() << "no many-token eight-row kernel for " << DTypeName(t);
 }
 
 // The load-time eight-row packing (packed8_repack + packed8_dot, the decode

@@ -79,7 +79,7 @@ inline void Q4KPacked8Dot(int64_t n, const Q4KPacked8* bx, const void* y, size_t
         const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs[g][q]));
         const __m256i wl = _mm256_and_si256(w, low4);
         const __m256i wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int t = 0; t < T; ++t) {
           const int8_t* a = by[t][i].qs + 64 * g + 4 * q;
           lo[t] = Sums::AddQuad(lo[t], wl, a);
@@ -88,7 +88,7 @@ inline void Q4KPacked8Dot(int64_t n, const Q4KPacked8* bx, const void* y, size_t
       }
       const __m256i m16 =
           _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.mins[g])));
-#pragma GCC unroll 2
+#pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
         // m[2g] * (bsums[4g] + bsums[4g+1]) + m[2g+1] * (bsums[4g+2] + bsums[4g+3]).
         const int16_t* bs = by[t][i].bsums + 4 * g;
@@ -147,7 +147,7 @@ inline void Q4KQ8KPacked8XN(int64_t n, const void* xr, const void* y, size_t y_s
   if (t < n_tokens) Q4KQ8KPacked8<Sums>(n, xr, y8 + t * y_stride, out + t * out_stride);
 }
 
-// The prompt's order for T = 1 or 2 tokens, with VecDotRows8Fn's state
+// The prompt's order for T = 1, 2 or 4 tokens, with VecDotRows8Fn's state
 // (token t: acc at state + 16 t, acc_min 8 further on), continued across
 // calls over consecutive blocks.
 template <typename Sums, int T>

@@ -40,4 +40,9 @@ void VecDotQ4KQ8KBatchedPacked8X2(int64_t n, const void* xr, const void* y, size
   x86::Q4KQ8KBatchedPacked8<DpbusdSums, 2>(n, xr, y, y_stride, state);
 }
 
+void VecDotQ4KQ8KBatchedPacked8X4(int64_t n, const void* xr, const void* y, size_t y_stride,
+                                  float* state) {
+  x86::Q4KQ8KBatchedPacked8<DpbusdSums, 4>(n, xr, y, y_stride, state);
+}
+
 }  // namespace glint::kernels::GLINT_VNNI_NAMESPACE
