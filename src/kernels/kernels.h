@@ -173,8 +173,9 @@ const KernelTable* AvxVnniKernels();
 // The same kernels built for AVX512-VNNI on 256-bit vectors (EVEX), for CPUs
 // that have it without AVX-VNNI; nullptr when not compiled in or not here.
 const KernelTable* Avx512VnniKernels();
-// Chosen once from the CPU's features, the widest first; GLINT_ISA=generic
-// or GLINT_ISA=avx2 forces that table (when the CPU runs it).
+// Chosen once from the CPU's features, the widest first; GLINT_ISA=generic,
+// avx2, avxvnni or avx512vnni forces that table (when the CPU runs it;
+// otherwise the next narrower one).
 const KernelTable& ActiveKernels();
 
 // True when weights of type t can be used in a matmul (dequantize and vec_dot
