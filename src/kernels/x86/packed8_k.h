@@ -129,21 +129,26 @@ inline void Q4KQ8KPacked8(int64_t n, const void* xr, const void* y, float* out) 
 // The decode product for n_tokens (2..8) tokens y + t * y_stride, row r of
 // token t to out[t * out_stride + r] (VecDotPacked8XNFn; Q8_K blocks hold
 // their own scales): a draft being verified, sequences decoded together.
-// Two tokens per pass over the rows, each in the decode order.
+// Four tokens per pass over the rows, then two, then one, each in the
+// decode order (more tokens per pass share each unpacked weight load).
 template <typename Sums>
 inline void Q4KQ8KPacked8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
                             int n_tokens, float* out, size_t out_stride) {
   const auto* bx = static_cast<const Q4KPacked8*>(xr);
   const auto* y8 = static_cast<const uint8_t*>(y);
   int t = 0;
-  for (; t + 2 <= n_tokens; t += 2) {
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    __m256 acc_min[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    Q4KPacked8Dot<Sums, 2, Q4KOrder::kPerSuperBlock>(n, bx, y8 + t * y_stride, y_stride, acc,
+  auto pass = [&]<int T>() {
+    __m256 acc[T], acc_min[T];
+    for (int j = 0; j < T; ++j) acc[j] = acc_min[j] = _mm256_setzero_ps();
+    Q4KPacked8Dot<Sums, T, Q4KOrder::kPerSuperBlock>(n, bx, y8 + t * y_stride, y_stride, acc,
                                                      acc_min);
-    _mm256_storeu_ps(out + t * out_stride, _mm256_sub_ps(acc[0], acc_min[0]));
-    _mm256_storeu_ps(out + (t + 1) * out_stride, _mm256_sub_ps(acc[1], acc_min[1]));
-  }
+    for (int j = 0; j < T; ++j) {
+      _mm256_storeu_ps(out + (t + j) * out_stride, _mm256_sub_ps(acc[j], acc_min[j]));
+    }
+    t += T;
+  };
+  while (t + 4 <= n_tokens) pass.template operator()<4>();
+  if (t + 2 <= n_tokens) pass.template operator()<2>();
   if (t < n_tokens) Q4KQ8KPacked8<Sums>(n, xr, y8 + t * y_stride, out + t * out_stride);
 }
 
