@@ -170,8 +170,9 @@ const KernelTable* Avx2Kernels();
 // The AVX2 table with AVX-VNNI integer sums where they pay; nullptr when not
 // compiled in or when this CPU lacks AVX-VNNI (or AVX2).
 const KernelTable* AvxVnniKernels();
-// The same kernels built for AVX512-VNNI on 256-bit vectors (EVEX), for CPUs
-// that have it without AVX-VNNI; nullptr when not compiled in or not here.
+// The same kernels built for AVX512-VNNI on 256-bit vectors (EVEX): for CPUs
+// that have it without AVX-VNNI (AMD Zen 4), and preferred where both are
+// (its 32 registers); nullptr when not compiled in or not here.
 const KernelTable* Avx512VnniKernels();
 // Chosen once from the CPU's features, the widest first; GLINT_ISA=generic,
 // avx2, avxvnni or avx512vnni forces that table (when the CPU runs it;
