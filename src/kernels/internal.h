@@ -176,17 +176,17 @@ void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t
 size_t Q4_1Packed8BlockBytes();
 void RepackQ4_1Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out);
-void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
-                             const float* scales, size_t scales_stride, int n_tokens, float* out,
-                             size_t out_stride);
+void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
+                             size_t y_stride, const float* scales, size_t scales_stride,
+                             int n_tokens, float* out, size_t out_stride);
 // Eight Q4_K rows packed at load (x86/packed8_k.cc), bit-identical per row
 // to VecDotQ4KQ8K (decode) and VecDotQ4KQ8KBatched (prompts).
 size_t Q4KPacked8BlockBytes();
 void RepackQ4KPacked8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ4KQ8KPacked8(int64_t n, const void* xr, const void* y, float* out);
-void VecDotQ4KQ8KPacked8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
-                           const float* scales, size_t scales_stride, int n_tokens, float* out,
-                           size_t out_stride);
+void VecDotQ4KQ8KPacked8XN(int64_t n, const void* xr, const void* next, const void* y,
+                           size_t y_stride, const float* scales, size_t scales_stride,
+                           int n_tokens, float* out, size_t out_stride);
 void VecDotQ4KQ8KBatchedPacked8(int64_t n, const void* xr, const void* y, float* state);
 void VecDotQ4KQ8KBatchedPacked8X2(int64_t n, const void* xr, const void* y, size_t y_stride,
                                   float* state);
@@ -195,9 +195,9 @@ void VecDotQ4KQ8KBatchedPacked8X4(int64_t n, const void* xr, const void* y, size
 size_t Q8_0Packed8BlockBytes();
 void RepackQ8_0Packed8(int64_t n, const void* x, size_t x_row_bytes, void* dst);
 void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);
-void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
-                             const float* scales, size_t scales_stride, int n_tokens, float* out,
-                             size_t out_stride);
+void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
+                             size_t y_stride, const float* scales, size_t scales_stride,
+                             int n_tokens, float* out, size_t out_stride);
 
 void RmsNorm(const float* x, const float* w, float* y, int64_t n, float eps);
 void Softmax(float* x, int64_t n);
@@ -242,17 +242,17 @@ void VecDotQ6KQ8KBatchedRows8(int64_t n, const void* xr, const void* y, float* s
 void VecDotQ6KQ8KBatchedRows8X2(int64_t n, const void* xr, const void* y, size_t y_stride,        \
                                 float* state);                                                    \
 void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out);                 \
-void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,           \
-                             const float* scales, size_t scales_stride, int n_tokens, float* out, \
-                             size_t out_stride);                                                  \
+void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const void* y,          \
+                             size_t y_stride, const float* scales, size_t scales_stride,          \
+                             int n_tokens, float* out, size_t out_stride);                        \
 void VecDotQ8_0Q8_0Packed8(int64_t n, const void* xr, const void* y, float* out);                 \
-void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,           \
-                             const float* scales, size_t scales_stride, int n_tokens, float* out, \
-                             size_t out_stride);                                                  \
+void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const void* y,          \
+                             size_t y_stride, const float* scales, size_t scales_stride,          \
+                             int n_tokens, float* out, size_t out_stride);                        \
 void VecDotQ4KQ8KPacked8(int64_t n, const void* xr, const void* y, float* out);                   \
-void VecDotQ4KQ8KPacked8XN(int64_t n, const void* xr, const void* y, size_t y_stride,             \
-                           const float* scales, size_t scales_stride, int n_tokens, float* out,   \
-                           size_t out_stride);                                                    \
+void VecDotQ4KQ8KPacked8XN(int64_t n, const void* xr, const void* next, const void* y,            \
+                           size_t y_stride, const float* scales, size_t scales_stride,            \
+                           int n_tokens, float* out, size_t out_stride);                          \
 void VecDotQ4KQ8KBatchedPacked8(int64_t n, const void* xr, const void* y, float* state);          \
 void VecDotQ4KQ8KBatchedPacked8X2(int64_t n, const void* xr, const void* y, size_t y_stride,      \
                                   float* state);                                                  \

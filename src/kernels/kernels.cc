@@ -190,6 +190,7 @@ KernelTable MakeAvx2Table() {
   at(DType::kQ4_1).packed8_repack = avx2::RepackQ4_1Packed8;
   at(DType::kQ4_1).packed8_dot = avx2::VecDotQ4_1Q8_1Packed8;
   at(DType::kQ4_1).packed8_dot_xn = avx2::VecDotQ4_1Q8_1Packed8XN;
+  at(DType::kQ4_1).packed8_xn_prefetches_next = true;
   at(DType::kQ4_1).packed8_block_bytes = avx2::Q4_1Packed8BlockBytes();
   at(DType::kQ4_K).packed8_repack = avx2::RepackQ4KPacked8;
   at(DType::kQ4_K).packed8_dot = avx2::VecDotQ4KQ8KPacked8;
@@ -201,6 +202,7 @@ KernelTable MakeAvx2Table() {
   at(DType::kQ8_0).packed8_repack = avx2::RepackQ8_0Packed8;
   at(DType::kQ8_0).packed8_dot = avx2::VecDotQ8_0Q8_0Packed8;
   at(DType::kQ8_0).packed8_dot_xn = avx2::VecDotQ8_0Q8_0Packed8XN;
+  at(DType::kQ8_0).packed8_xn_prefetches_next = true;
   at(DType::kQ8_0).packed8_block_bytes = avx2::Q8_0Packed8BlockBytes();
   return t;
 }

@@ -76,9 +76,12 @@ using VecDotPacked8Fn = void (*)(int64_t n, const void* xr, const void* y, float
 // float scales (Q8_0, Q8_1) come as their quants alone: 32 bytes per block,
 // each block 32-byte aligned (QuantizedActivations::quants); the kernels'
 // loads of a 36-byte Q8_1 block's quants straddled cache lines.
-using VecDotPacked8XNFn = void (*)(int64_t n, const void* xr, const void* y, size_t y_stride,
-                                   const float* scales, size_t scales_stride, int n_tokens,
-                                   float* out, size_t out_stride);
+// next: the group of eight rows to prefetch while this one is read, a
+// block of it as the kernel reaches that block (spread over the call
+// instead of a burst before it), or nullptr.
+using VecDotPacked8XNFn = void (*)(int64_t n, const void* xr, const void* next, const void* y,
+                                   size_t y_stride, const float* scales, size_t scales_stride,
+                                   int n_tokens, float* out, size_t out_stride);
 
 // The reference engine evaluates a prompt in batches; for some weight types
 // its matrix product then sums each output in another order than its
@@ -113,6 +116,9 @@ struct TypeKernels {
   // the byte q ^ 0x80 (q + 128 as unsigned), offset once per matrix product
   // rather than once per group of eight rows.
   bool packed8_xn_unsigned_quants = false;
+  // packed8_dot_xn prefetches its `next` group (VecDotPacked8XNFn);
+  // otherwise the caller fetches it before the call.
+  bool packed8_xn_prefetches_next = false;
   size_t packed8_block_bytes = 0;
   // The eight-row kernels' batched order (rows8_dot_batched, _x2) over the
   // load-time packing: prompts skip the per-chunk repacking; nullptr: none.

@@ -387,7 +387,10 @@ TEST_P(VecDotX4Test, Packed8ManyTokensBitIdenticalToScalar) {
         }
         const size_t out_stride = 11;
         std::vector<float> out(T * out_stride, -1.0f);
-        k.packed8_dot_xn(n, packed.data(), split ? static_cast<const void*>(quants.data()) : ab.data(),
+        // A group to prefetch (any address: a prefetch never faults) or none.
+        const void* next = T % 2 == 0 ? packed.data() + packed.size() : nullptr;
+        k.packed8_dot_xn(n, packed.data(), next,
+                         split ? static_cast<const void*>(quants.data()) : ab.data(),
                          split ? q_stride : act_stride, scales.data(), s_stride, T, out.data(),
                          out_stride);
         for (int j = 0; j < T; ++j) {

@@ -158,6 +158,16 @@ static inline __m256i LoadForRows(const void* p) {
   return v;
 }
 
+// Block i (block_bytes each) of the packed group at next into L1, where
+// next is not nullptr: the kernels of several tokens call it as they reach
+// their own block i, which spreads the next group's misses over the call
+// (a burst of them before the call stalled on the L1 fill buffers).
+static inline void PrefetchBlockOf(const void* next, int64_t i, size_t block_bytes) {
+  if (next == nullptr) return;
+  const char* b = static_cast<const char*>(next) + i * block_bytes;
+  for (size_t o = 0; o < block_bytes + 63; o += 64) _mm_prefetch(b + o, _MM_HINT_T0);
+}
+
 // out[t * out_stride + r] = VecDotQ4_1Q8_1(n, row r, token t) for the eight
 // rows packed at xr and T tokens (2..8: one goes to Q4_1Q8_1Packed8) whose
 // block quants are at y + t * y_stride, 32 aligned bytes per block, and
@@ -171,7 +181,8 @@ static inline __m256i LoadForRows(const void* p) {
 // and block. The rows go in passes of R with the T x R accumulators in
 // registers. Per row and token the operations are Q4_1Q8_1Packed8's.
 template <int T, typename Dot>
-inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
+inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
+                              size_t y_stride,
                               const float* scales, size_t scales_stride, float* out,
                               size_t out_stride, Dot dot) {
   static_assert(T >= 1 && T <= 8);
@@ -189,6 +200,7 @@ inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) summs[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
+      PrefetchBlockOf(next, i, sizeof(bx[i]));
       const __m256 dx =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].d)));
       const __m256 mx =
@@ -271,7 +283,8 @@ struct Q8_0SignTrick {
 // token; the integer sums by Sums, a Q8_0SignTrick or another way to the
 // same sums): the output matrix of a draft's or a batch's logits.
 template <int T, typename Sums>
-inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
+inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
+                              size_t y_stride,
                               const float* scales, size_t scales_stride, float* out,
                               size_t out_stride, Sums sums) {
   static_assert(T >= 1 && T <= 8);
@@ -282,6 +295,7 @@ inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y
   thread_local std::vector<float> dbuf;
   if (dbuf.size() < static_cast<size_t>(nb) * T * 8 + 8) dbuf.resize(static_cast<size_t>(nb) * T * 8 + 8);
   for (int64_t i = 0; i < nb; ++i) {
+    PrefetchBlockOf(next, i, sizeof(bx[i]));
     const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].d)));
     const float* dy = scales + 2 * i * scales_stride;
 #pragma GCC unroll 8

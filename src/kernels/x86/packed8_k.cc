@@ -53,9 +53,9 @@ void VecDotQ4KQ8KPacked8(int64_t n, const void* xr, const void* y, float* out) {
   x86::Q4KQ8KPacked8<x86::MaddubsSums>(n, xr, y, out);
 }
 
-void VecDotQ4KQ8KPacked8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
-                           const float* /*scales*/, size_t /*scales_stride*/, int n_tokens,
-                           float* out, size_t out_stride) {
+void VecDotQ4KQ8KPacked8XN(int64_t n, const void* xr, const void* /*next*/, const void* y,
+                           size_t y_stride, const float* /*scales*/, size_t /*scales_stride*/,
+                           int n_tokens, float* out, size_t out_stride) {
   x86::Q4KQ8KPacked8XN<x86::MaddubsSums>(n, xr, y, y_stride, n_tokens, out, out_stride);
 }
 

@@ -15,18 +15,19 @@ void VecDotQ4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out)
 
 namespace {
 template <int T>
-void Q4_1Packed8Tokens(int64_t n, const void* xr, const void* y, size_t y_stride,
-                       const float* scales, size_t scales_stride, float* out, size_t out_stride) {
-  x86::Q4_1Q8_1Packed8XN<T>(n, xr, y, y_stride, scales, scales_stride, out, out_stride,
+void Q4_1Packed8Tokens(int64_t n, const void* xr, const void* next, const void* y, size_t y_stride,
+                       const float* scales, size_t scales_stride, float* out,
+                       size_t out_stride) {
+  x86::Q4_1Q8_1Packed8XN<T>(n, xr, next, y, y_stride, scales, scales_stride, out, out_stride,
                             [](__m256i qx, __m256i qy) { return DpbusdAsFloat(qx, qy); });
 }
 }  // namespace
 
-void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
-                             const float* scales, size_t scales_stride, int n_tokens, float* out,
-                             size_t out_stride) {
-  GLINT_DISPATCH_XN(Q4_1Packed8Tokens, n_tokens, n, xr, y, y_stride, scales, scales_stride, out,
-                    out_stride);
+void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
+                             size_t y_stride, const float* scales, size_t scales_stride,
+                             int n_tokens, float* out, size_t out_stride) {
+  GLINT_DISPATCH_XN(Q4_1Packed8Tokens, n_tokens, n, xr, next, y, y_stride, scales, scales_stride,
+                    out, out_stride);
 }
 
 // (|x| <= 128 and y in [-128, 127]: maddubs never saturates a pair sum,
@@ -69,18 +70,19 @@ struct Q8_0Offset {
 };
 
 template <int T>
-void Q8_0Packed8Tokens(int64_t n, const void* xr, const void* y, size_t y_stride,
-                       const float* scales, size_t scales_stride, float* out, size_t out_stride) {
-  x86::Q8_0Q8_0Packed8XN<T>(n, xr, y, y_stride, scales, scales_stride, out, out_stride,
+void Q8_0Packed8Tokens(int64_t n, const void* xr, const void* next, const void* y, size_t y_stride,
+                       const float* scales, size_t scales_stride, float* out,
+                       size_t out_stride) {
+  x86::Q8_0Q8_0Packed8XN<T>(n, xr, next, y, y_stride, scales, scales_stride, out, out_stride,
                             Q8_0Offset{});
 }
 }  // namespace
 
-void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* y, size_t y_stride,
-                             const float* scales, size_t scales_stride, int n_tokens, float* out,
-                             size_t out_stride) {
-  GLINT_DISPATCH_XN(Q8_0Packed8Tokens, n_tokens, n, xr, y, y_stride, scales, scales_stride, out,
-                    out_stride);
+void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
+                             size_t y_stride, const float* scales, size_t scales_stride,
+                             int n_tokens, float* out, size_t out_stride) {
+  GLINT_DISPATCH_XN(Q8_0Packed8Tokens, n_tokens, n, xr, next, y, y_stride, scales, scales_stride,
+                    out, out_stride);
 }
 
 }  // namespace glint::kernels::GLINT_VNNI_NAMESPACE
