@@ -165,6 +165,9 @@ static inline __m256i LoadForRows(const void* p) {
 static inline void PrefetchBlockOf(const void* next, int64_t i, size_t block_bytes) {
   if (next == nullptr) return;
   const char* b = static_cast<const char*>(next) + i * block_bytes;
+  // From the block's start in steps of 64 bytes, one step past its end:
+  // that reaches a line of the following block early, which measured 2-3%
+  // faster (8 sequences) than fetching each line of the block exactly once.
   for (size_t o = 0; o < block_bytes + 63; o += 64) _mm_prefetch(b + o, _MM_HINT_T0);
 }
 
@@ -182,9 +185,8 @@ static inline void PrefetchBlockOf(const void* next, int64_t i, size_t block_byt
 // registers. Per row and token the operations are Q4_1Q8_1Packed8's.
 template <int T, typename Dot>
 inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
-                              size_t y_stride,
-                              const float* scales, size_t scales_stride, float* out,
-                              size_t out_stride, Dot dot) {
+                              size_t y_stride, const float* scales, size_t scales_stride,
+                              float* out, size_t out_stride, Dot dot) {
   static_assert(T >= 1 && T <= 8);
   constexpr int R = Packed8XNRows(T);
   const auto* bx = static_cast<const BlockQ4_1x8*>(xr);
@@ -284,9 +286,8 @@ struct Q8_0SignTrick {
 // same sums): the output matrix of a draft's or a batch's logits.
 template <int T, typename Sums>
 inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
-                              size_t y_stride,
-                              const float* scales, size_t scales_stride, float* out,
-                              size_t out_stride, Sums sums) {
+                              size_t y_stride, const float* scales, size_t scales_stride,
+                              float* out, size_t out_stride, Sums sums) {
   static_assert(T >= 1 && T <= 8);
   constexpr int R = Packed8XNRows(T);
   const auto* bx = static_cast<const BlockQ8_0x8*>(xr);
