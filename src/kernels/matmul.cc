@@ -154,7 +154,7 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
     // `next` and one call serves each group (up to eight tokens: sequences
     // decoded together), the kernel fetches the next group block by block
     // as it goes: a burst before the call waited on the L1 fill buffers
-    // (8 sequences 1.05-1.07x on a Sapphire Rapids VM), while for more
+    // (8 sequences 1.05-1.14x on a Sapphire Rapids VM), while for more
     // tokens the burst before the first of the group's calls cost less
     // than prefetching from every call (fast pp512 0.96-0.99x).
     const bool one = xq.n_tokens == 1;
