@@ -129,6 +129,43 @@ void BM_VecDot(benchmark::State& state) {
   state.SetLabel(std::string(DTypeName(type)) + " " + k.isa);
 }
 
+// The packed many-token kernel alone (TypeKernels::packed8_dot_xn): the
+// groups of eight rows of a rows x n matrix against T tokens' random
+// quants and scales, without MatMul's quantizing and splitting; rows small
+// enough to stay in L2, so this measures the kernel's arithmetic.
+void BM_Packed8XN(benchmark::State& state) {
+  const auto type = static_cast<DType>(state.range(0));
+  const int64_t n = state.range(1), rows = 192;
+  const int tokens = static_cast<int>(state.range(2));
+  const KernelTable& k = ActiveKernels();
+  const TypeKernels& tk = k[type];
+  if (tk.packed8_dot_xn == nullptr) {
+    state.SkipWithError("no packed many-token kernel");
+    return;
+  }
+  const AlignedBuffer<uint8_t> w = RandomWeights(type, rows, n);
+  const AlignedBuffer<uint8_t> packed = PackRows8(k, type, w.data(), rows, n);
+  const size_t group_bytes = packed.size() / (rows / 8);
+  const int64_t nb = n / 32;
+  Rng rng;
+  AlignedBuffer<uint8_t> quants(static_cast<size_t>(tokens * nb * 32));
+  for (size_t i = 0; i < quants.size(); ++i) quants.data()[i] = static_cast<uint8_t>(rng.Next());
+  std::vector<float> scales(static_cast<size_t>(2 * nb * tokens));
+  for (auto& s : scales) s = 0.01f * rng.Uniform();
+  std::vector<float> out(static_cast<size_t>(rows * tokens));
+  for (auto _ : state) {
+    for (int64_t g = 0; g < rows / 8; ++g) {
+      tk.packed8_dot_xn(n, packed.data() + g * group_bytes, nullptr, quants.data(),
+                        static_cast<size_t>(nb * 32), scales.data(), tokens, tokens,
+                        out.data() + g * 8, rows);
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * rows * n * tokens);
+  state.SetLabel(std::string(DTypeName(type)) + " " + k.isa);
+}
+
 // Streaming read of a buffer much larger than the caches (the L3 here is
 // large: use >= 4x its size), split across threads; in huge pages (as the
 // model's weights) when the third argument is 1, else in 4 KiB pages.
@@ -181,7 +218,7 @@ void MatMulArgs(benchmark::internal::Benchmark* b) {
       {kQ4_K, 1536, 8960}, {kQ6_K, 1536, 8960}, {kQ6_K, 151936, 1536},
   };
   for (const auto& s : shapes) {
-    for (int64_t tokens : {1, 16, 64}) {  // decode, a draft, a prompt chunk
+    for (int64_t tokens : {1, 8, 16, 64}) {  // decode, 8 sequences, a draft, a prompt chunk
       if (tokens > 1 && s[1] > 100000) continue;  // logits are computed for one token only
       for (int64_t threads : {1, 2}) b->Args({s[0], s[1], s[2], tokens, threads});
     }
@@ -189,6 +226,9 @@ void MatMulArgs(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_MatMul)->Apply(MatMulArgs)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Packed8XN)
+    ->ArgsProduct({{kQ4_1}, {576, 1536}, {2, 3, 4, 5, 6, 7, 8}})
+    ->Args({kQ8_0, 576, 8});
 BENCHMARK(BM_VecDot)
     ->Args({kQ4_1, 1536})
     ->Args({kQ8_0, 576})

@@ -152,9 +152,11 @@ void DotRows(const TypeKernels& tk, const uint8_t* w, size_t w_row_bytes, int64_
     // gained on both vendors (the strided block headers waited on memory),
     // into L1 or L2 as the CPU prefers. Into L1, where the kernel takes
     // `next` and one call serves each group (up to eight tokens: sequences
-    // decoded together), the kernel fetches the next group block by block
-    // as it goes: a burst before the call waited on the L1 fill buffers
-    // (8 sequences 1.05-1.14x on a Sapphire Rapids VM), while for more
+    // decoded together), the kernel fetches the next group a few lines at
+    // each step of its main loop: a burst before the call waited on the L1
+    // fill buffers (8 sequences 1.05-1.14x on a Sapphire Rapids VM, and
+    // 1.05x again against fetching block i as its prologue reaches block
+    // i, a burst of its own), while for more
     // tokens the burst before the first of the group's calls cost less
     // than prefetching from every call (fast pp512 0.96-0.99x).
     const bool one = xq.n_tokens == 1;

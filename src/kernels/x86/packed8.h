@@ -20,6 +20,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -158,18 +159,32 @@ static inline __m256i LoadForRows(const void* p) {
   return v;
 }
 
-// Block i (block_bytes each) of the packed group at next into L1, where
-// next is not nullptr: the kernels of several tokens call it as they reach
-// their own block i, which spreads the next group's misses over the call
-// (a burst of them before the call stalled on the L1 fill buffers).
-static inline void PrefetchBlockOf(const void* next, int64_t i, size_t block_bytes) {
-  if (next == nullptr) return;
-  const char* b = static_cast<const char*>(next) + i * block_bytes;
-  // From the block's start in steps of 64 bytes, one step past its end:
-  // that reaches a line of the following block early, which measured 2-3%
-  // faster (8 sequences) than fetching each line of the block exactly once.
-  for (size_t o = 0; o < block_bytes + 63; o += 64) _mm_prefetch(b + o, _MM_HINT_T0);
-}
+// The packed group at next (bytes long) into L1, where next is not nullptr,
+// a few lines at each of a call's `steps` main-loop steps (a pass's block):
+// the kernels of several tokens spread the next group's misses over their
+// call this way, since a burst of them stalled on the L1 fill buffers. The
+// lines are all asked for by three quarters of the way, so that the last
+// of them arrive before the next call reads them. (In an unnamed namespace,
+// as the static helpers: each build of its users keeps its own copy.)
+namespace {
+class GroupPrefetch {
+ public:
+  GroupPrefetch(const void* next, size_t bytes, int64_t steps)
+      : at_(static_cast<const char*>(next)), end_(next == nullptr ? at_ : at_ + bytes) {
+    const int64_t lines = static_cast<int64_t>((bytes + 63) / 64);
+    const int64_t spread = std::max<int64_t>(1, steps * 3 / 4);
+    per_step_ = static_cast<int>((lines + spread - 1) / spread);
+  }
+  void Step() {
+    for (int k = 0; k < per_step_ && at_ < end_; ++k, at_ += 64) _mm_prefetch(at_, _MM_HINT_T0);
+  }
+
+ private:
+  const char* at_;
+  const char* end_;
+  int per_step_ = 1;
+};
+}  // namespace
 
 // out[t * out_stride + r] = VecDotQ4_1Q8_1(n, row r, token t) for the eight
 // rows packed at xr and T tokens (2..8: one goes to Q4_1Q8_1Packed8) whose
@@ -202,7 +217,6 @@ inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) summs[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
-      PrefetchBlockOf(next, i, sizeof(bx[i]));
       const __m256 dx =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].d)));
       const __m256 mx =
@@ -220,6 +234,7 @@ inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const
   }
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i shifts = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+  GroupPrefetch prefetch(next, nb * sizeof(BlockQ4_1x8), nb * (8 / R));
   for (int r0 = 0; r0 < 8; r0 += R) {
     __m256 acc[T][R];
 #pragma GCC unroll 8
@@ -228,6 +243,7 @@ inline void Q4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const
       for (int r = 0; r < R; ++r) acc[t][r] = _mm256_setzero_ps();
     }
     for (int64_t i = 0; i < nb; ++i) {
+      prefetch.Step();
       __m256i q[R];  // [low nibbles | high nibbles] of each row
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
@@ -296,7 +312,6 @@ inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const
   thread_local std::vector<float> dbuf;
   if (dbuf.size() < static_cast<size_t>(nb) * T * 8 + 8) dbuf.resize(static_cast<size_t>(nb) * T * 8 + 8);
   for (int64_t i = 0; i < nb; ++i) {
-    PrefetchBlockOf(next, i, sizeof(bx[i]));
     const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bx[i].d)));
     const float* dy = scales + 2 * i * scales_stride;
 #pragma GCC unroll 8
@@ -304,6 +319,7 @@ inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const
       _mm256_storeu_ps(dbuf.data() + (i * T + t) * 8, _mm256_mul_ps(dx, _mm256_broadcast_ss(dy + t)));
     }
   }
+  GroupPrefetch prefetch(next, nb * sizeof(BlockQ8_0x8), nb * (8 / R));
   for (int r0 = 0; r0 < 8; r0 += R) {
     __m256 acc[T][R];
 #pragma GCC unroll 8
@@ -312,6 +328,7 @@ inline void Q8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const
       for (int r = 0; r < R; ++r) acc[t][r] = _mm256_setzero_ps();
     }
     for (int64_t i = 0; i < nb; ++i) {
+      prefetch.Step();
       typename Sums::Row w[R];
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) w[r] = sums.LoadRow(bx[i].qs[r0 + r]);
