@@ -269,6 +269,17 @@ namespace avx512vnni {
 GLINT_DECLARE_VNNI_KERNELS
 }  // namespace avx512vnni
 #endif
+#ifdef GLINT_KERNELS_HAVE_AVX512VBMI
+// x86/avx512/: 512-bit kernels for CPUs with AVX512-VNNI and VBMI.
+namespace avx512vbmi {
+void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
+                             size_t y_stride, const float* scales, size_t scales_stride,
+                             int n_tokens, float* out, size_t out_stride);
+void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
+                             size_t y_stride, const float* scales, size_t scales_stride,
+                             int n_tokens, float* out, size_t out_stride);
+}  // namespace avx512vbmi
+#endif
 #endif
 
 // Calls KERNEL<T>(args...) for T = n_tokens in 1..8 (the multi-token

@@ -226,6 +226,13 @@ bool CpuHasAvx512Vnni() {
 }
 #endif
 
+#ifdef GLINT_KERNELS_HAVE_AVX512VBMI
+bool CpuHasAvx512Vbmi() {
+  return CpuHasAvx512Vnni() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
+}
+#endif
+
 #if defined(GLINT_KERNELS_HAVE_AVXVNNI) || defined(GLINT_KERNELS_HAVE_AVX512VNNI)
 // The AVX2 table with namespace NS's build of the x86/vnni/ kernels.
 #define GLINT_MAKE_VNNI_TABLE(NS)                                                  \
@@ -363,11 +370,34 @@ const KernelTable* Avx512VnniKernels() {
 #endif
 }
 
+const KernelTable* Avx512VbmiKernels() {
+#ifdef GLINT_KERNELS_HAVE_AVX512VBMI
+  static const KernelTable* table = [] {
+    KernelTable* t = nullptr;
+    if (CpuHasAvx512Vbmi()) {
+      t = new KernelTable(*Avx512VnniKernels());
+      t->isa = "avx512vbmi";
+      t->types[static_cast<uint32_t>(DType::kQ4_1)].packed8_dot_xn =
+          avx512vbmi::VecDotQ4_1Q8_1Packed8XN;
+      t->types[static_cast<uint32_t>(DType::kQ8_0)].packed8_dot_xn =
+          avx512vbmi::VecDotQ8_0Q8_0Packed8XN;
+    }
+    return t;
+  }();
+  return table;
+#else
+  return nullptr;
+#endif
+}
+
 const KernelTable& ActiveKernels() {
   static const KernelTable* table = [] {
     if (ForceGeneric()) return &GenericKernels();
     const KernelTable* best = nullptr;
-    if (ForceIsa("avx512vnni")) {
+    if (ForceIsa("avx512vbmi")) {
+      best = Avx512VbmiKernels();
+      if (best == nullptr) best = Avx512VnniKernels();
+    } else if (ForceIsa("avx512vnni")) {
       best = Avx512VnniKernels();
     } else if (ForceIsa("avxvnni")) {
       best = AvxVnniKernels();
@@ -376,7 +406,13 @@ const KernelTable& ActiveKernels() {
       // 32 registers let the Q4_1 and Q8_0 kernels of several tokens share
       // each activation load across two rows (fast pp512 737-749 -> 814-831
       // tok/s there, glint bench -p 512, two alternating runs each).
-      best = Avx512VnniKernels();
+      // The 512-bit kernels on Intel only: there a 512-bit operation does
+      // twice the work of a 256-bit one on two of the three vector ports (8
+      // fast sequences 735 -> 815 tok/s on a Sapphire Rapids VM); AMD Zen 4
+      // splits it in two, which would leave their extra shuffles a cost
+      // (not measured there; GLINT_ISA=avx512vbmi picks them).
+      if (__builtin_cpu_is("intel")) best = Avx512VbmiKernels();
+      if (best == nullptr) best = Avx512VnniKernels();
       if (best == nullptr) best = AvxVnniKernels();
     }
     if (best == nullptr) best = Avx2Kernels();

@@ -180,8 +180,12 @@ const KernelTable* AvxVnniKernels();
 // that have it without AVX-VNNI (AMD Zen 4), and preferred where both are
 // (its 32 registers); nullptr when not compiled in or not here.
 const KernelTable* Avx512VnniKernels();
+// That table with 512-bit kernels (x86/avx512/) where they pay, for CPUs
+// that also have AVX512 VBMI and BW; nullptr when not compiled in or not
+// here.
+const KernelTable* Avx512VbmiKernels();
 // Chosen once from the CPU's features, the widest first; GLINT_ISA=generic,
-// avx2, avxvnni or avx512vnni forces that table (when the CPU runs it;
+// avx2, avxvnni, avx512vnni or avx512vbmi forces that table (when the CPU runs it;
 // otherwise the next narrower one).
 const KernelTable& ActiveKernels();
 

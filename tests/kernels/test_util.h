@@ -131,6 +131,7 @@ inline std::vector<const KernelTable*> SimdTables() {
   if (Avx2Kernels() != nullptr) t.push_back(Avx2Kernels());
   if (AvxVnniKernels() != nullptr) t.push_back(AvxVnniKernels());
   if (Avx512VnniKernels() != nullptr) t.push_back(Avx512VnniKernels());
+  if (Avx512VbmiKernels() != nullptr) t.push_back(Avx512VbmiKernels());
   return t;
 }
 
