@@ -278,6 +278,7 @@ void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const 
 void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
                              size_t y_stride, const float* scales, size_t scales_stride,
                              int n_tokens, float* out, size_t out_stride);
+void Swiglu(const float* gate, const float* up, float* out, int64_t n);
 }  // namespace avx512vbmi
 #endif
 #endif

@@ -441,10 +441,34 @@ const OpsTable* Avx2Ops() {
 #endif
 }
 
+const OpsTable* Avx512Ops() {
+#ifdef GLINT_KERNELS_HAVE_AVX512VBMI
+  static const OpsTable* ops = [] {
+    OpsTable* o = nullptr;
+    if (CpuHasAvx512Vbmi() && Avx2Ops() != nullptr) {
+      o = new OpsTable(*Avx2Ops());
+      o->isa = "avx512vbmi";
+      o->swiglu = avx512vbmi::Swiglu;
+    }
+    return o;
+  }();
+  return ops;
+#else
+  return nullptr;
+#endif
+}
+
 const OpsTable& ActiveOps() {
   static const OpsTable* ops = [] {
-    const OpsTable* avx2 = ForceGeneric() ? nullptr : Avx2Ops();
-    return avx2 ? avx2 : &GenericOps();
+    if (ForceGeneric()) return &GenericOps();
+    // As ActiveKernels: the 512-bit ones on Intel, or where GLINT_ISA asks.
+    const OpsTable* best = nullptr;
+    if (ForceIsa("avx512vbmi") || (__builtin_cpu_is("intel") && !ForceIsa("avx2") &&
+                                   !ForceIsa("avxvnni") && !ForceIsa("avx512vnni"))) {
+      best = Avx512Ops();
+    }
+    if (best == nullptr) best = Avx2Ops();
+    return best != nullptr ? best : &GenericOps();
   }();
   return *ops;
 }

@@ -88,6 +88,10 @@ struct OpsTable {
 
 const OpsTable& GenericOps();
 const OpsTable* Avx2Ops();
+// The AVX2 table with 512-bit versions where they pay (SwiGLU), for CPUs
+// with the AVX512 VBMI table's features; nullptr when not here.
+const OpsTable* Avx512Ops();
+// Chosen as ActiveKernels chooses (GLINT_ISA included).
 const OpsTable& ActiveOps();
 
 }  // namespace glint::kernels
