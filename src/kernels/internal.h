@@ -279,6 +279,11 @@ void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const 
                              size_t y_stride, const float* scales, size_t scales_stride,
                              int n_tokens, float* out, size_t out_stride);
 void Swiglu(const float* gate, const float* up, float* out, int64_t n);
+void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+                 int64_t hd, float scale, float* out, int64_t out_stride);
+void WeightedSlotsF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                      int64_t p_stride, int32_t n_g, int32_t slots, float* out, int64_t out_stride,
+                      int64_t len);
 }  // namespace avx512vbmi
 #endif
 #endif

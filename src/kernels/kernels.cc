@@ -449,6 +449,8 @@ const OpsTable* Avx512Ops() {
       o = new OpsTable(*Avx2Ops());
       o->isa = "avx512vbmi";
       o->swiglu = avx512vbmi::Swiglu;
+      o->scores_f16_x4 = avx512vbmi::ScoresF16X4;
+      o->weighted_slots_f16 = avx512vbmi::WeightedSlotsF16;
     }
     return o;
   }();

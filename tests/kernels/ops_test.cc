@@ -334,7 +334,7 @@ TEST(OpsTest, WeightedSlotsEqualWeightedRowsThenSumSlots) {
   for (const OpsTable* ops : tables) {
     for (int32_t slots : {16, 64}) {
       for (int32_t n_pos : {1, 2, 5, 16, 17, 33, 63, 64, 65, 130}) {
-        for (int64_t len : {8, 13, 64, 128}) {
+        for (int64_t len : {8, 13, 24, 29, 64, 128}) {
           for (int32_t n_g : {1, 3}) {
             const int64_t v_stride = len + 24, p_stride = n_pos + 3, out_stride = len + 5;
             std::vector<uint16_t> v(n_pos * v_stride);

@@ -7,6 +7,7 @@
 #include "base/check.h"
 #include "kernels/internal.h"
 #include "kernels/x86/simd.h"
+#include "kernels/x86/x8.h"  // Reduce8x8
 
 namespace glint::kernels::avx2 {
 namespace {
@@ -221,19 +222,6 @@ inline void ScoresRowX4(const uint16_t* kr, const float* q, int64_t hd, __m256* 
   }
 }
 
-// [HsumF32(v[0]), ..., HsumF32(v[7])], with HsumF32's additions in each
-// lane: (k, k + 4), then (0, 2) and (1, 3) of those, then their sum.
-inline __m256 Reduce8x8(const __m256* v) {
-  auto halves = [](__m256 a, __m256 b) {  // [a0+a4 .. a3+a7 | b0+b4 .. b3+b7]
-    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
-  };
-  const __m256 x04 = halves(v[0], v[4]), x15 = halves(v[1], v[5]);
-  const __m256 x26 = halves(v[2], v[6]), x37 = halves(v[3], v[7]);
-  const __m256 y0145 = _mm256_add_ps(_mm256_shuffle_ps(x04, x15, 0x44), _mm256_shuffle_ps(x04, x15, 0xEE));
-  const __m256 y2367 = _mm256_add_ps(_mm256_shuffle_ps(x26, x37, 0x44), _mm256_shuffle_ps(x26, x37, 0xEE));
-  return _mm256_add_ps(_mm256_shuffle_ps(y0145, y2367, 0x88), _mm256_shuffle_ps(y0145, y2367, 0xDD));
-}
-
 // Keys [0, n_keys) against QN queries, each key's sums from its row kernel
 // (ScoresRow: DotF16X1's order; ScoresRowX4: DotF16X4's): eight keys at a
 // time reduced together (the horizontal sums cost as much as the products
@@ -263,7 +251,7 @@ void ScoresQueries(const uint16_t* k, int64_t k_stride, int32_t n_keys, const fl
     for (int g = 0; g < QN; ++g) {
       __m256 v[8];
       for (int jj = 0; jj < 8; ++jj) v[jj] = sums[jj][g];
-      _mm256_storeu_ps(out + g * out_stride + j, _mm256_mul_ps(Reduce8x8(v), vscale));
+      _mm256_storeu_ps(out + g * out_stride + j, _mm256_mul_ps(x86::Reduce8x8(v), vscale));
     }
   }
   for (; j < n_keys; ++j) {

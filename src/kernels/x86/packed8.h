@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "kernels/blocks.h"
-#include "kernels/x86/x8.h"  // HsumF32X8
+#include "kernels/x86/x8.h"  // HsumF32X8, Reduce8x8
 
 namespace glint::kernels::x86 {
 
@@ -139,32 +139,18 @@ inline void Q4_1Q8_1Packed8(int64_t n, const void* xr, const void* y, float* out
 }
 
 // sums[k] = HsumF32X8(v[k]) for k < N, the same additions, eight
-// accumulators at a time: the lanes k and k + 4 of each, then (0 + 2) and
-// (1 + 3) of those, then their sum, with the vectors transposed as they
-// go. At these row lengths one horizontal sum per output cost the kernels
-// of several tokens as much as a tenth of their time.
+// accumulators at a time (Reduce8x8). At these row lengths one horizontal
+// sum per output cost the kernels of several tokens as much as a tenth of
+// their time.
 template <int N>
 static inline void HsumsF32X8(const __m256* v, float* sums) {
-  auto eight = [](const __m256* w) {
-    auto halves = [](__m256 a, __m256 b) {  // [a0+a4 .. a3+a7 | b0+b4 .. b3+b7]
-      return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
-    };
-    const __m256 x04 = halves(w[0], w[4]), x15 = halves(w[1], w[5]);
-    const __m256 x26 = halves(w[2], w[6]), x37 = halves(w[3], w[7]);
-    const __m256 y0145 =
-        _mm256_add_ps(_mm256_shuffle_ps(x04, x15, 0x44), _mm256_shuffle_ps(x04, x15, 0xEE));
-    const __m256 y2367 =
-        _mm256_add_ps(_mm256_shuffle_ps(x26, x37, 0x44), _mm256_shuffle_ps(x26, x37, 0xEE));
-    return _mm256_add_ps(_mm256_shuffle_ps(y0145, y2367, 0x88),
-                         _mm256_shuffle_ps(y0145, y2367, 0xDD));
-  };
   int k = 0;
-  for (; k + 8 <= N; k += 8) _mm256_storeu_ps(sums + k, eight(v + k));
+  for (; k + 8 <= N; k += 8) _mm256_storeu_ps(sums + k, Reduce8x8(v + k));
   if constexpr (N % 8 != 0) {
     __m256 rest[8];
     for (int j = 0; j < 8; ++j) rest[j] = k + j < N ? v[k + j] : _mm256_setzero_ps();
     alignas(32) float tail[8];
-    _mm256_store_ps(tail, eight(rest));
+    _mm256_store_ps(tail, Reduce8x8(rest));
     for (int j = 0; k + j < N; ++j) sums[k + j] = tail[j];
   }
 }

@@ -39,6 +39,23 @@ static inline float HsumF32X8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// [HsumF32X8(v[0]), ..., HsumF32X8(v[7])], with its additions in each lane:
+// (k, k + 4), then (0, 2) and (1, 3) of those, then their sum; the vectors
+// transposed as they go (fifteen operations for eight sums, against six
+// for one).
+static inline __m256 Reduce8x8(const __m256* v) {
+  auto halves = [](__m256 a, __m256 b) {  // [a0+a4 .. a3+a7 | b0+b4 .. b3+b7]
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+  };
+  const __m256 x04 = halves(v[0], v[4]), x15 = halves(v[1], v[5]);
+  const __m256 x26 = halves(v[2], v[6]), x37 = halves(v[3], v[7]);
+  const __m256 y0145 =
+      _mm256_add_ps(_mm256_shuffle_ps(x04, x15, 0x44), _mm256_shuffle_ps(x04, x15, 0xEE));
+  const __m256 y2367 =
+      _mm256_add_ps(_mm256_shuffle_ps(x26, x37, 0x44), _mm256_shuffle_ps(x26, x37, 0xEE));
+  return _mm256_add_ps(_mm256_shuffle_ps(y0145, y2367, 0x88), _mm256_shuffle_ps(y0145, y2367, 0xDD));
+}
+
 // dot(qx, row) returns the eight i32 sums of four u8 (qx) x s8 (row)
 // products each, as the block's single-token kernel forms them.
 template <typename Dot>

@@ -1,14 +1,21 @@
-// Element-wise operations on 512-bit vectors where they pay: SwiGLU, whose
-// exponential is the reference engine's AVX-512 one (generic's ExpRef), so
-// here it takes vscalefps itself where the 256-bit version (x86/ops.cc)
-// emulates its single rounding in eight more operations. Per lane the same
-// operations, so the results are bit-identical to generic's.
+// Operations on 512-bit vectors where they pay, each per lane the same
+// operations as x86/ops.cc's 256-bit versions (so bit-identical to
+// generic's):
+// - SwiGLU, whose exponential is the reference engine's AVX-512 one
+//   (generic's ExpRef): here vscalefps itself, which the 256-bit version
+//   emulates in eight more operations;
+// - the attention's F16 scores in DotF16X4's order for heads of 64 (the
+//   reference's four 16-lane accumulators are four vectors here, not
+//   eight halves) and its weighted sums of V over short contexts (sixteen
+//   output columns a vector).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
 #include "kernels/internal.h"
+#include "kernels/x86/x8.h"  // HsumF32X8, Reduce8x8
 
 namespace glint::kernels::avx512vbmi {
 namespace {
@@ -51,6 +58,128 @@ void Swiglu(const float* gate, const float* up, float* out, int64_t n) {
     _mm512_storeu_ps(out + i, _mm512_mul_ps(silu, _mm512_loadu_ps(up + i)));
   }
   for (int64_t i = n16; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+namespace {
+
+inline __m512 LoadHalf16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// x86/ops.cc's ScoresRowX4 for hd 64: the products of the key's 64 halves
+// with each query (fused multiply-adds onto zero), as the reference's four
+// 16-lane accumulators, combined (0 + 2) + (1 + 3), then the two 8-lane
+// halves added: sums[g], which Reduce8x8 or HsumF32X8 finish as
+// DotF16X4 does.
+template <int QN>
+inline void ScoresRow64(const uint16_t* kr, const __m512 (*q)[4], __m256* sums) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 k[4];
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) k[c] = LoadHalf16(kr + 16 * c);
+#pragma GCC unroll 4
+  for (int g = 0; g < QN; ++g) {
+    __m512 a[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) a[c] = _mm512_fmadd_ps(k[c], q[g][c], zero);
+    const __m512 s = _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]));
+    sums[g] = _mm256_add_ps(_mm512_castps512_ps256(s),
+                            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)));
+  }
+}
+
+template <int QN>
+void ScoresQueries64(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q,
+                     float scale, float* out, int64_t out_stride) {
+  __m512 qv[QN][4];  // the queries stay in registers for every key
+#pragma GCC unroll 4
+  for (int g = 0; g < QN; ++g) {
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) qv[g][c] = _mm512_loadu_ps(q + g * 64 + 16 * c);
+  }
+  const __m256 vscale = _mm256_set1_ps(scale);
+  int32_t j = 0;
+  for (; j + 8 <= n_keys; j += 8) {
+    // As x86/ops.cc: the keys' rows four groups ahead.
+    for (int jj = 0; jj < 8 && j + 32 + jj < n_keys; ++jj) {
+      const uint16_t* ahead = k + (j + 32 + jj) * k_stride;
+      _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + 32), _MM_HINT_T0);
+    }
+    __m256 sums[8][QN];
+#pragma GCC unroll 8
+    for (int jj = 0; jj < 8; ++jj) ScoresRow64<QN>(k + (j + jj) * k_stride, qv, sums[jj]);
+#pragma GCC unroll 4
+    for (int g = 0; g < QN; ++g) {
+      __m256 v[8];
+#pragma GCC unroll 8
+      for (int jj = 0; jj < 8; ++jj) v[jj] = sums[jj][g];
+      _mm256_storeu_ps(out + g * out_stride + j, _mm256_mul_ps(x86::Reduce8x8(v), vscale));
+    }
+  }
+  for (; j < n_keys; ++j) {
+    __m256 sums[QN];
+    ScoresRow64<QN>(k + j * k_stride, qv, sums);
+    for (int g = 0; g < QN; ++g) out[g * out_stride + j] = x86::HsumF32X8(sums[g]) * scale;
+  }
+}
+
+// x86/ops.cc's SlotTree on sixteen columns: slot m's positions m, m +
+// Slots, ... added to a zeroed vector by fused multiply-adds, the slots
+// summed pairwise as sum_slots reduces them; subtrees past n_pos (+0 only)
+// left out, as there.
+template <int Slots, int Step>
+__attribute__((always_inline)) inline __m512 SlotTree16(const uint16_t* v, int64_t v_stride,
+                                                        int32_t n_pos, const float* p, int32_t m) {
+  if constexpr (Step == Slots) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int32_t j = m; j < n_pos; j += Slots) {
+      acc = _mm512_fmadd_ps(LoadHalf16(v + j * v_stride), _mm512_set1_ps(p[j]), acc);
+    }
+    return acc;
+  } else {
+    const __m512 low = SlotTree16<Slots, 2 * Step>(v, v_stride, n_pos, p, m);
+    if (m + Step >= n_pos) return low;
+    return _mm512_add_ps(low, SlotTree16<Slots, 2 * Step>(v, v_stride, n_pos, p, m + Step));
+  }
+}
+
+}  // namespace
+
+void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
+                 int64_t hd, float scale, float* out, int64_t out_stride) {
+  if (hd != 64) {
+    avx2::ScoresF16X4(k, k_stride, n_keys, q, n_q, hd, scale, out, out_stride);
+    return;
+  }
+  for (int32_t g = 0; g < n_q; g += 4) {
+    const float* qg = q + g * hd;
+    float* og = out + g * out_stride;
+    switch (std::min(4, n_q - g)) {
+      case 4: ScoresQueries64<4>(k, k_stride, n_keys, qg, scale, og, out_stride); break;
+      case 3: ScoresQueries64<3>(k, k_stride, n_keys, qg, scale, og, out_stride); break;
+      case 2: ScoresQueries64<2>(k, k_stride, n_keys, qg, scale, og, out_stride); break;
+      default: ScoresQueries64<1>(k, k_stride, n_keys, qg, scale, og, out_stride); break;
+    }
+  }
+}
+
+void WeightedSlotsF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                      int64_t p_stride, int32_t n_g, int32_t slots, float* out, int64_t out_stride,
+                      int64_t len) {
+  const int64_t len16 = len / 16 * 16;
+  for (int32_t g = 0; g < n_g; ++g) {
+    const float* pg = p + g * p_stride;
+    float* og = out + g * out_stride;
+    for (int64_t d = 0; d < len16; d += 16) {
+      _mm512_storeu_ps(og + d, slots == 64 ? SlotTree16<64, 1>(v + d, v_stride, n_pos, pg, 0)
+                                           : SlotTree16<16, 1>(v + d, v_stride, n_pos, pg, 0));
+    }
+  }
+  if (len16 < len) {  // the columns past the last sixteen
+    avx2::WeightedSlotsF16(v + len16, v_stride, n_pos, p, p_stride, n_g, slots, out + len16,
+                           out_stride, len - len16);
+  }
 }
 
 }  // namespace glint::kernels::avx512vbmi
