@@ -263,44 +263,42 @@ void PairsOfTokens(int64_t n, const void* xr, const void* next, const void* y, s
 
 }  // namespace
 
+namespace {
+// Four, six or eight tokens in pairs; two, three, five or seven through
+// `narrow`, the 256-bit kernel, which measured as fast or faster there
+// (BM_Packed8XN; an odd count would leave half a pair).
+template <typename Rows>
+void PairsOr(VecDotPacked8XNFn narrow, int64_t n, const void* xr, const void* next, const void* y,
+             size_t y_stride, const float* scales, size_t scales_stride, int n_tokens, float* out,
+             size_t out_stride) {
+  switch (n_tokens) {
+    case 4:
+      return PairsOfTokens<4, Rows>(n, xr, next, y, y_stride, scales, scales_stride, out,
+                                    out_stride);
+    case 6:
+      return PairsOfTokens<6, Rows>(n, xr, next, y, y_stride, scales, scales_stride, out,
+                                    out_stride);
+    case 8:
+      return PairsOfTokens<8, Rows>(n, xr, next, y, y_stride, scales, scales_stride, out,
+                                    out_stride);
+    default:
+      return narrow(n, xr, next, y, y_stride, scales, scales_stride, n_tokens, out, out_stride);
+  }
+}
+}  // namespace
+
 void VecDotQ4_1Q8_1Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
                              size_t y_stride, const float* scales, size_t scales_stride,
                              int n_tokens, float* out, size_t out_stride) {
-  // Two, three, five or seven tokens: the 256-bit kernel, which measured as
-  // fast or faster (BM_Packed8XN; an odd count would leave half a pair).
-  switch (n_tokens) {
-    case 4:
-      return PairsOfTokens<4, Q4_1Rows>(n, xr, next, y, y_stride, scales, scales_stride, out,
-                                       out_stride);
-    case 6:
-      return PairsOfTokens<6, Q4_1Rows>(n, xr, next, y, y_stride, scales, scales_stride, out,
-                                       out_stride);
-    case 8:
-      return PairsOfTokens<8, Q4_1Rows>(n, xr, next, y, y_stride, scales, scales_stride, out,
-                                       out_stride);
-    default:
-      return avx512vnni::VecDotQ4_1Q8_1Packed8XN(n, xr, next, y, y_stride, scales, scales_stride,
-                                                 n_tokens, out, out_stride);
-  }
+  PairsOr<Q4_1Rows>(avx512vnni::VecDotQ4_1Q8_1Packed8XN, n, xr, next, y, y_stride, scales,
+                    scales_stride, n_tokens, out, out_stride);
 }
 
 void VecDotQ8_0Q8_0Packed8XN(int64_t n, const void* xr, const void* next, const void* y,
                              size_t y_stride, const float* scales, size_t scales_stride,
                              int n_tokens, float* out, size_t out_stride) {
-  switch (n_tokens) {
-    case 4:
-      return PairsOfTokens<4, Q8_0Rows>(n, xr, next, y, y_stride, scales, scales_stride, out,
-                                       out_stride);
-    case 6:
-      return PairsOfTokens<6, Q8_0Rows>(n, xr, next, y, y_stride, scales, scales_stride, out,
-                                       out_stride);
-    case 8:
-      return PairsOfTokens<8, Q8_0Rows>(n, xr, next, y, y_stride, scales, scales_stride, out,
-                                       out_stride);
-    default:
-      return avx512vnni::VecDotQ8_0Q8_0Packed8XN(n, xr, next, y, y_stride, scales, scales_stride,
-                                                 n_tokens, out, out_stride);
-  }
+  PairsOr<Q8_0Rows>(avx512vnni::VecDotQ8_0Q8_0Packed8XN, n, xr, next, y, y_stride, scales,
+                    scales_stride, n_tokens, out, out_stride);
 }
 
 }  // namespace glint::kernels::avx512vbmi
