@@ -92,6 +92,7 @@ test-tsan: deps
 bench: build venv models
 	$(PY) bench/e2e/compare_ref.py --model fast
 	$(PY) bench/e2e/compare_ref.py --model smart
+	$(PY) bench/e2e/batched.py --model fast --parallel 8
 
 # Each libFuzzer target runs FUZZ_SECONDS from its committed seed corpus; new
 # inputs go to build/fuzz-corpus, crashes to build/fuzz-artifacts.
