@@ -53,19 +53,43 @@ namespace {
 // each lane).
 constexpr int kLaneOf[8] = {0, 2, 1, 3, 4, 6, 5, 7};
 
+// The index tables below are built once, at compile time: the kernels
+// load each with one instruction per call.
+struct alignas(64) Bytes64 {
+  uint8_t v[64];
+};
+struct alignas(64) Ints16 {
+  int32_t v[16];
+};
 // vpmultishiftqb's control: byte j of qword q takes the eight bits from bit
 // `shift` of the broadcast qword q (weights of lane k: bytes 4k % 8 ..
 // 4k % 8 + 3 of the packed half, low nibbles for k < 4, high ones from 4),
 // bytes 4..7 repeating bytes 0..3 for the second token.
-inline __m512i NibbleShifts() {
-  alignas(64) uint8_t c[64];
+constexpr Bytes64 kNibbleShifts = [] {
+  Bytes64 c{};
   for (int q = 0; q < 8; ++q) {
     const int k = kLaneOf[q];
     const int base = 32 * ((k % 4) % 2) + (k >= 4 ? 4 : 0);
-    for (int j = 0; j < 8; ++j) c[8 * q + j] = static_cast<uint8_t>(base + 8 * (j % 4));
+    for (int j = 0; j < 8; ++j) c.v[8 * q + j] = static_cast<uint8_t>(base + 8 * (j % 4));
   }
-  return _mm512_load_si512(c);
-}
+  return c;
+}();
+// vpermt2d's indices that interleave two tokens' quants by lane (the
+// first token's lane kLaneOf[q] to 2q, the second's to 2q + 1).
+constexpr Ints16 kPairLanes = [] {
+  Ints16 c{};
+  for (int q = 0; q < 8; ++q) {
+    c.v[2 * q] = kLaneOf[q];
+    c.v[2 * q + 1] = 16 + kLaneOf[q];
+  }
+  return c;
+}();
+// vpermd's indices that repeat a Q8_0 row's lane kLaneOf[q] at 2q, 2q + 1.
+constexpr Ints16 kRowLanes = [] {
+  Ints16 c{};
+  for (int q = 0; q < 8; ++q) c.v[2 * q] = c.v[2 * q + 1] = kLaneOf[q];
+  return c;
+}();
 
 // The horizontal sums of four rows' accumulators a0..a3 (two tokens each,
 // by lane as above), in HsumF32X8's order for each row and token: s_k =
@@ -104,7 +128,7 @@ struct Q4_1Rows {
   using Block = x86::BlockQ4_1x8;
   static constexpr bool kOffsets = true;
   static constexpr int kRows(int pairs) { return pairs <= 2 ? 8 : 4; }
-  __m512i shifts = NibbleShifts();
+  __m512i shifts = _mm512_load_si512(kNibbleShifts.v);
   __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512i bias = _mm512_set1_epi32(kFloatBias);
   struct Row {
@@ -127,11 +151,7 @@ struct Q8_0Rows {
   using Block = x86::BlockQ8_0x8;
   static constexpr bool kOffsets = false;
   static constexpr int kRows(int) { return 4; }  // each row keeps two registers
-  __m512i dup = [] {
-    alignas(64) int32_t idx[16];
-    for (int q = 0; q < 8; ++q) idx[2 * q] = idx[2 * q + 1] = kLaneOf[q];
-    return _mm512_load_si512(idx);
-  }();
+  __m512i dup = _mm512_load_si512(kRowLanes.v);
   __m512i ones = _mm512_set1_epi8(1);
   __m512i bias = _mm512_set1_epi32(kFloatBias);
   struct Row {
@@ -168,17 +188,9 @@ void PairsOfTokens(int64_t n, const void* xr, const void* next, const void* y, s
     act_bytes.resize(static_cast<size_t>(nb) * P * 64 + 64);
   }
   uint8_t* const act = act_bytes.data() + (-reinterpret_cast<uintptr_t>(act_bytes.data()) & 63);
-  alignas(32) float sm[8][8] = {};  // sm[t][r]: row r's offset term for token t
+  alignas(32) float sm[8][8];  // sm[t][r]: row r's offset term for token t (Q4_1)
   {
-    __m512i pair_lanes;
-    {
-      alignas(64) int32_t idx[16];
-      for (int q = 0; q < 8; ++q) {
-        idx[2 * q] = kLaneOf[q];
-        idx[2 * q + 1] = 16 + kLaneOf[q];
-      }
-      pair_lanes = _mm512_load_si512(idx);
-    }
+    const __m512i pair_lanes = _mm512_load_si512(kPairLanes.v);
     const __mmask8 tokens = static_cast<__mmask8>((1u << T) - 1);
     __m256 summs[T];
 #pragma GCC unroll 8
