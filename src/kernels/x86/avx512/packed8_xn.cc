@@ -37,8 +37,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
+#include "base/aligned_buffer.h"
 #include "kernels/internal.h"
 #include "kernels/x86/packed8.h"
 
@@ -181,13 +181,17 @@ void PairsOfTokens(int64_t n, const void* xr, const void* next, const void* y, s
   // d[i][r][t] = dx(row r, block i) * dy(token t, block i); the tokens'
   // quants interleaved by pairs, act[i][p] (64 bytes). Both grow once per
   // thread to the longest row.
-  thread_local std::vector<float> dbuf;
-  thread_local std::vector<uint8_t> act_bytes;
-  if (dbuf.size() < static_cast<size_t>(nb) * 64) dbuf.resize(static_cast<size_t>(nb) * 64);
-  if (act_bytes.size() < static_cast<size_t>(nb) * P * 64 + 64) {
-    act_bytes.resize(static_cast<size_t>(nb) * P * 64 + 64);
+  // (64-byte aligned: with d's stores straddling lines, the logits product
+  // of 8 sequences ran 5-7% slower.)
+  thread_local AlignedBuffer<float> dbuf;
+  thread_local AlignedBuffer<uint8_t> act_bytes;
+  if (dbuf.size() < static_cast<size_t>(nb) * 64) {
+    dbuf.ResizeUninitialized(static_cast<size_t>(nb) * 64);
   }
-  uint8_t* const act = act_bytes.data() + (-reinterpret_cast<uintptr_t>(act_bytes.data()) & 63);
+  if (act_bytes.size() < static_cast<size_t>(nb) * P * 64) {
+    act_bytes.ResizeUninitialized(static_cast<size_t>(nb) * P * 64);
+  }
+  uint8_t* const act = act_bytes.data();
   alignas(32) float sm[8][8];  // sm[t][r]: row r's offset term for token t (Q4_1)
   {
     const __m512i pair_lanes = _mm512_load_si512(kPairLanes.v);
