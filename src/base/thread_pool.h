@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace glint {
@@ -28,9 +29,9 @@ class ThreadPool {
   // Not reentrant: fn must not call Run on the same pool.
   template <typename Fn>
   void Run(Fn&& fn) {
-    RunImpl(
-        [](void* ctx, int ith, int nth) { (*static_cast<Fn*>(ctx))(ith, nth); },
-        static_cast<void*>(&fn));
+    using F = std::remove_reference_t<Fn>;
+    RunImpl([](void* ctx, int ith, int nth) { (*static_cast<F*>(ctx))(ith, nth); },
+            const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
   // Splits [0, n) into one contiguous range per thread: fn(begin, end).

@@ -308,16 +308,27 @@ QuantizedActivations BeginActivations(const KernelTable& k, DType weight_type, c
 
 void QuantizeActivationRow(const KernelTable& k, DType weight_type, const QuantizedActivations& q,
                            int64_t t, const float* x_row, MatMulScratch* scratch) {
+  DCHECK(weight_type == q.weight_type);
+  QuantizeActivationRange(k, q, t, 0, q.n_cols, x_row, scratch);
+}
+
+void QuantizeActivationRange(const KernelTable& k, const QuantizedActivations& q, int64_t t,
+                             int64_t c0, int64_t c1, const float* x_part, MatMulScratch* scratch) {
   if (q.type == DType::kF32) return;
+  const DTypeInfo& info = GetDTypeInfo(q.type);
   DCHECK(q.data == scratch->act.data() && t < q.n_tokens);
-  uint8_t* row = scratch->act.data() + t * q.row_bytes;
+  DCHECK(c0 % info.block_size == 0 && c1 % info.block_size == 0 && c1 <= q.n_cols);
+  const int64_t b0 = c0 / info.block_size;
+  uint8_t* row = scratch->act.data() + t * q.row_bytes + b0 * info.block_bytes;
   if (q.scales == nullptr) {
-    k[q.type].quantize(x_row, row, q.n_cols);
+    k[q.type].quantize(x_part, row, c1 - c0);
     return;
   }
-  k[q.type].quantize_split(x_row, row, q.n_cols, scratch->scales.data() + t, q.scales_stride,
-                           scratch->quants.data() + t * q.quants_stride,
-                           k[weight_type].packed8_xn_unsigned_quants);
+  // (Block b0's scales and quants; the split ones are 32 to a block.)
+  k[q.type].quantize_split(x_part, row, c1 - c0,
+                           scratch->scales.data() + 2 * b0 * q.scales_stride + t, q.scales_stride,
+                           scratch->quants.data() + t * q.quants_stride + 32 * b0,
+                           k[q.weight_type].packed8_xn_unsigned_quants);
 }
 
 bool ActivationsServe(const KernelTable& k, DType weight_type, const QuantizedActivations& q) {
@@ -388,28 +399,76 @@ void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_
 }
 
 void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* outs, int n_outs,
-                         const QuantizedActivations& xq, ThreadPool* pool) {
+                         const QuantizedActivations& xq, ThreadPool* pool, const RowsDone* done) {
   const TypeKernels& tk = k[type];
   CHECK(tk.vec_dot != nullptr);
   CHECK(xq.type == tk.vec_dot_type);
   const size_t w_row_bytes = RowBytes(type, xq.n_cols);
-  auto units_of = [](const MatMulOutput& o) { return (o.n_rows + kRowGrain - 1) / kRowGrain; };
-  int64_t n_units = 0;
-  for (int i = 0; i < n_outs; ++i) n_units += units_of(outs[i]);
-  // Units of kRowGrain rows, matrix after matrix.
-  ParallelRange(pool, n_units, [&](int64_t u0, int64_t u1) {
+  int64_t total = 0;
+  for (int i = 0; i < n_outs; ++i) total += outs[i].n_rows;
+  // The rows of all matrices one after another, cut into units of each
+  // matrix's grain; a thread takes the units that start inside its equal
+  // share of the rows (so every unit goes to exactly one thread).
+  auto share = [&](int ith, int nth) {
+    const int64_t lo = total * ith / nth, hi = total * (ith + 1) / nth;
     int64_t base = 0;
     for (int i = 0; i < n_outs; ++i) {
       const MatMulOutput& o = outs[i];
-      const int64_t a = std::max(u0, base), b = std::min(u1, base + units_of(o));
-      if (a < b) {
-        DotRows(tk, static_cast<const uint8_t*>(o.w), w_row_bytes, (a - base) * kRowGrain,
-                std::min(o.n_rows, (b - base) * kRowGrain), xq, o.y, o.y_stride, o.packed8,
-                k);
+      const int64_t g = o.grain > 0 ? o.grain : kRowGrain;
+      DCHECK(g % kRowGrain == 0);
+      // Units starting in [lo, hi): rows [r0, r1) of this matrix.
+      auto first_at = [&](int64_t at) {
+        return at <= base ? int64_t{0} : std::min(o.n_rows, (at - base + g - 1) / g * g);
+      };
+      const int64_t r0 = first_at(lo), r1 = first_at(hi);
+      if (r0 < r1) {
+        DotRows(tk, static_cast<const uint8_t*>(o.w), w_row_bytes, r0, r1, xq, o.y, o.y_stride,
+                o.packed8, k);
+        if (done != nullptr) done->fn(done->ctx, &o, r0, r1);
       }
-      base += units_of(o);
+      base += o.n_rows;
     }
-  });
+  };
+  if (pool == nullptr || pool->size() <= 1 || total <= kRowGrain) {
+    share(0, 1);
+  } else {
+    pool->Run(share);
+  }
+}
+
+void MatMulQuantizedSideBySide(const KernelTable& k, DType type, const MatMulOutput* outs,
+                               int n_outs, const QuantizedActivations& xq, ThreadPool* pool,
+                               int64_t grain, const RowsDone* done) {
+  const TypeKernels& tk = k[type];
+  CHECK(tk.vec_dot != nullptr);
+  CHECK(xq.type == tk.vec_dot_type);
+  CHECK(n_outs > 0 && grain > 0 && grain % kRowGrain == 0);
+  const size_t w_row_bytes = RowBytes(type, xq.n_cols);
+  const int64_t n_rows = outs[0].n_rows;
+  for (int i = 1; i < n_outs; ++i) CHECK(outs[i].n_rows == n_rows);
+  const int64_t n_units = (n_rows + grain - 1) / grain;
+  auto rows = [&](int64_t u0, int64_t u1) {
+    const int64_t r0 = u0 * grain, r1 = std::min(n_rows, u1 * grain);
+    for (int i = 0; i < n_outs; ++i) {
+      const MatMulOutput& o = outs[i];
+      DotRows(tk, static_cast<const uint8_t*>(o.w), w_row_bytes, r0, r1, xq, o.y, o.y_stride,
+              o.packed8, k);
+    }
+    if (done != nullptr) done->fn(done->ctx, nullptr, r0, r1);
+  };
+  if (pool == nullptr || pool->size() <= 1) {
+    rows(0, n_units);
+  } else {
+    pool->ParallelFor(n_units, rows);
+  }
+}
+
+bool SideBySideBalanced(int64_t n_rows, int64_t grain, int n_threads) {
+  if (n_threads <= 1) return true;
+  const int64_t n_units = (n_rows + grain - 1) / grain;
+  // The largest share against an equal one.
+  const int64_t most = (n_units + n_threads - 1) / n_threads;
+  return most * n_threads * 100 <= n_units * 101;
 }
 
 void MatMul(const KernelTable& k, DType type, const void* w, int64_t n_rows, int64_t n_cols,

@@ -75,6 +75,12 @@ QuantizedActivations BeginActivations(const KernelTable& k, DType weight_type, c
                                       int64_t n_cols, int64_t n_tokens, MatMulScratch* scratch);
 void QuantizeActivationRow(const KernelTable& k, DType weight_type, const QuantizedActivations& q,
                            int64_t t, const float* x_row, MatMulScratch* scratch);
+// Blocks [c0, c1) of token t (columns, multiples of the activation type's
+// block size) from x_part, the final columns [c0, c1) of row t: for a
+// caller that finishes x a column range at a time (see RowsDone).
+// Different threads may fill different tokens or blocks at once.
+void QuantizeActivationRange(const KernelTable& k, const QuantizedActivations& q, int64_t t,
+                             int64_t c0, int64_t c1, const float* x_part, MatMulScratch* scratch);
 
 // Whether q, made for another weight type, is what QuantizeActivations
 // would make for weight_type from the same x (matrices of both types can
@@ -111,13 +117,51 @@ struct MatMulOutput {
   float* y = nullptr;
   int64_t y_stride = 0;
   const void* packed8 = nullptr;  // as MatMulQuantized's
+  // A thread's rows of this matrix start at multiples of `grain` rows (a
+  // multiple of 16) and end at one or at n_rows; 0 means 16.
+  int64_t grain = 0;
 };
 
+// Work on the rows a thread has just computed, done by that thread in the
+// same parallel section (the RoPE of the heads it computed, say), where a
+// section of its own would wait for the pool once more and read rows that
+// the other threads wrote: fn(ctx, o, r0, r1) once rows [r0, r1) of output
+// o are final for every token (o == nullptr: of every output; see
+// MatMulQuantizedSideBySide). Threads call it at once for disjoint rows.
+struct RowsDone {
+  void (*fn)(void* ctx, const MatMulOutput* o, int64_t r0, int64_t r1) = nullptr;
+  void* ctx = nullptr;
+};
+
+// A RowsDone that calls fn(o, r0, r1); fn must outlive the product.
+template <typename Fn>
+RowsDone RowsDoneBy(Fn& fn) {
+  return {[](void* ctx, const MatMulOutput* o, int64_t r0, int64_t r1) {
+            (*static_cast<Fn*>(ctx))(o, r0, r1);
+          },
+          static_cast<void*>(&fn)};
+}
+
 // MatMulQuantized for several matrices in one pass over the pool: the
-// threads split the rows of all of them, so a decode step waits for the
-// pool once rather than once per matrix (Q, K and V; gate and up).
+// threads split the rows of all of them, matrix after matrix, so a decode
+// step waits for the pool once rather than once per matrix (Q, K and V).
+// done, when not nullptr, is called for each thread's rows of each matrix.
 void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* outs, int n_outs,
-                         const QuantizedActivations& xq, ThreadPool* pool);
+                         const QuantizedActivations& xq, ThreadPool* pool,
+                         const RowsDone* done = nullptr);
+
+// The same for matrices with the same number of rows, split side by side:
+// each thread computes the same rows, in units of `grain` (a multiple of
+// 16), of every matrix, then calls done (when not nullptr) with o ==
+// nullptr. For work that needs row r of each (SwiGLU of gate and up).
+void MatMulQuantizedSideBySide(const KernelTable& k, DType type, const MatMulOutput* outs,
+                               int n_outs, const QuantizedActivations& xq, ThreadPool* pool,
+                               int64_t grain, const RowsDone* done = nullptr);
+
+// Whether the side-by-side split of n_rows rows in units of `grain` keeps
+// each of n_threads threads within 1% of an equal share (below that, a
+// separate section for the follow-up work costs less than the imbalance).
+bool SideBySideBalanced(int64_t n_rows, int64_t grain, int n_threads);
 
 // QuantizeActivations followed by MatMulQuantized.
 void MatMul(const KernelTable& k, DType type, const void* w, int64_t n_rows, int64_t n_cols,

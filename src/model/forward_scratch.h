@@ -92,6 +92,9 @@ class ForwardScratch {
   AlignedBuffer<uint16_t> shared_q16;  // [max_batch][n_embd_q]  queries in f16
   AlignedBuffer<float> shared_scores;  // [items][group][PadAttention(n_ctx)]  attention weights
   kernels::MatMulScratch matmul;
+  // Activations quantized while the products still read `matmul`'s (Wdown's
+  // input, written by the gate and up products' section).
+  kernels::MatMulScratch matmul_next;
 
  private:
   HParams hp_;

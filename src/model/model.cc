@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <numeric>
 #include <vector>
 
 #include <fmt/format.h>
@@ -269,33 +270,42 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
   const HParams& hp = hparams_;
   const kernels::KernelTable& K = *kernels_;
   const kernels::OpsTable& ops = kernels::ActiveOps();
-  const int64_t n_embd = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_kv(), n_ff = hp.n_ff;
-  s.matmul.ref_batch = s.ref_batch;
-  s.matmul.ref_first = s.ref_first;
+  const int64_t n_embd = hp.n_embd, n_ff = hp.n_ff;
+  s.matmul.ref_batch = s.matmul_next.ref_batch = s.ref_batch;
+  s.matmul.ref_first = s.matmul_next.ref_first = s.ref_first;
   // Matrices with the same input: those that share a weight type take their
   // activations quantized once and the pool once (a decode step is short
   // enough that each wait for the pool shows). `ready`: the input already
   // quantized for the first matrix (see `begin`), or nullptr; x has `rows`
   // rows (the tokens').
-  auto matmuls = [&](std::initializer_list<std::pair<const Matrix*, float*>> ws, const float* x,
-                     const kernels::QuantizedActivations* ready, int32_t rows) {
-    std::pair<const Matrix*, float*> left[4];
+  // side_grain > 0: the matrices (of one type, the same rows) split side by
+  // side in units of that many rows (MatMulQuantizedSideBySide). done: as
+  // MatMulQuantizedMany's, or nullptr.
+  struct Product {
+    const Matrix* w;
+    float* y;
+    int64_t grain = 0;  // MatMulOutput::grain
+  };
+  auto matmuls = [&](std::initializer_list<Product> ws, const float* x,
+                     const kernels::QuantizedActivations* ready, int32_t rows,
+                     const kernels::RowsDone* done = nullptr, int64_t side_grain = 0) {
+    Product left[4];
     DCHECK(ws.size() <= 4);
     int n_left = 0;
     for (const auto& p : ws) left[n_left++] = p;
-    const int64_t cols = left[0].first->cols;
+    const int64_t cols = left[0].w->cols;
     kernels::QuantizedActivations xq;
     bool have = ready != nullptr;
     if (have) xq = *ready;
     while (n_left > 0) {
-      const DType type = left[0].first->type;
+      const DType type = left[0].w->type;
       kernels::MatMulOutput outs[4];
       int n_outs = 0, n_rest = 0;
       for (int i = 0; i < n_left; ++i) {
-        const Matrix& w = *left[i].first;
+        const Matrix& w = *left[i].w;
         DCHECK(w.cols == cols);
         if (w.type == type) {
-          outs[n_outs++] = {w.data, w.rows, left[i].second, w.rows, w.packed8};
+          outs[n_outs++] = {w.data, w.rows, left[i].y, w.rows, w.packed8, left[i].grain};
         } else {
           left[n_rest++] = left[i];
         }
@@ -305,7 +315,12 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
         xq = kernels::QuantizeActivations(K, type, x, cols, rows, &pool, &s.matmul);
         have = true;
       }
-      kernels::MatMulQuantizedMany(K, type, outs, n_outs, xq, &pool);
+      if (side_grain > 0) {
+        DCHECK(n_rest == 0);
+        kernels::MatMulQuantizedSideBySide(K, type, outs, n_outs, xq, &pool, side_grain, done);
+      } else {
+        kernels::MatMulQuantizedMany(K, type, outs, n_outs, xq, &pool, done);
+      }
       n_left = n_rest;
     }
   };
@@ -348,6 +363,8 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
   }
   RopeTables(hp, pos, n, s.rope_cos.data(), s.rope_sin.data());
   const int32_t half = hp.n_rot / 2;
+  // Rows of Q and K per unit of the products' split: whole heads.
+  const int64_t head_grain = std::lcm<int64_t>(hp.head_dim, 16);
   // Attention block of layer 0: cur = rmsnorm(x) * attn_norm       [n][n_embd]
   // (of the later layers: at the end of the one before)
   kernels::QuantizedActivations xq = begin(layers_[0].wq, s.cur.data(), n);
@@ -359,28 +376,34 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
   for (int32_t l = 0; l < hp.n_layers; ++l) {
     const LayerWeights& w = layers_[l];
 
-    // q = cur Wq^T [n][n_embd_q], k = cur Wk^T and v = cur Wv^T [n][n_embd_kv]
-    matmuls({{&w.wq, s.q.data()}, {&w.wk, s.k.data()}, {&w.wv, s.v.data()}}, s.cur.data(), &xq, n);
-    each_token([&](int32_t t) {
-      float* q = s.q.data() + t * n_q;
-      float* k = s.k.data() + t * n_kv;
-      float* v = s.v.data() + t * n_kv;
-      if (hp.qkv_bias) {
-        ops.add(w.bq, q, n_q);
-        ops.add(w.bk, k, n_kv);
-        ops.add(w.bv, v, n_kv);
-      }
+    // q = cur Wq^T [n][n_embd_q], k = cur Wk^T and v = cur Wv^T [n][n_embd_kv],
+    // then the biases, RoPE and the cache writes (in f16; the table's
+    // conversion rounds as FloatToHalf does, vectorized) of the rows each
+    // thread computed, in the product's section: Q and K split by whole
+    // heads, V anywhere.
+    auto qkv_done = [&](const kernels::MatMulOutput* o, int64_t r0, int64_t r1) {
       // kNorm pairs adjacent elements, kNeox element i with i + n_rot / 2.
       const bool adjacent = hp.rope_style == RopeStyle::kNorm;
-      ops.rope(q, hp.n_heads, hp.head_dim, hp.n_rot, adjacent, s.rope_cos.data() + t * half,
-               s.rope_sin.data() + t * half);
-      ops.rope(k, hp.n_kv_heads, hp.head_dim, hp.n_rot, adjacent, s.rope_cos.data() + t * half,
-               s.rope_sin.data() + t * half);
-      // The cache stores K and V in f16 (the table's conversion rounds as
-      // FloatToHalf does, vectorized).
-      K[DType::kF16].quantize(k, kvs[t]->k(l, pos[t]), n_kv);
-      K[DType::kF16].quantize(v, kvs[t]->v(l, pos[t]), n_kv);
-    });
+      const int64_t len = r1 - r0;
+      const bool is_q = o->y == s.q.data(), is_k = o->y == s.k.data();
+      const float* bias = is_q ? w.bq : is_k ? w.bk : w.bv;
+      for (int32_t t = 0; t < n; ++t) {
+        float* y = o->y + t * o->y_stride + r0;
+        if (hp.qkv_bias) ops.add(bias + r0, y, len);
+        if (is_q || is_k) {
+          DCHECK(r0 % hp.head_dim == 0 && len % hp.head_dim == 0);
+          ops.rope(y, static_cast<int32_t>(len / hp.head_dim), hp.head_dim, hp.n_rot, adjacent,
+                   s.rope_cos.data() + t * half, s.rope_sin.data() + t * half);
+        }
+        if (!is_q) {
+          uint16_t* cache = is_k ? kvs[t]->k(l, pos[t]) : kvs[t]->v(l, pos[t]);
+          K[DType::kF16].quantize(y, cache + r0, len);
+        }
+      }
+    };
+    const kernels::RowsDone qkv_rows = kernels::RowsDoneBy(qkv_done);
+    matmuls({{&w.wq, s.q.data(), head_grain}, {&w.wk, s.k.data(), head_grain}, {&w.wv, s.v.data()}},
+            s.cur.data(), &xq, n, &qkv_rows);
     Attention(l, n, pos, kvs, pool, s);                       // attn [n][n_embd_q]
     matmuls({{&w.wo, s.cur.data()}}, s.attn.data(), nullptr, n);  // cur = attn Wo^T [n][n_embd]
 
@@ -394,13 +417,36 @@ void Model::ForwardChunk(const int32_t* tokens, int32_t n, const int32_t* pos,
       quantize_row(xq, t, cur);
     });
     // gate = h Wgate^T, up = h Wup^T                                  [n][n_ff]
-    matmuls({{&w.w_gate, s.gate.data()}, {&w.w_up, s.up.data()}}, s.cur.data(), &xq, n);
-    xq = begin(w.w_down, s.gate.data(), n);
-    each_token([&](int32_t t) {
-      float* gate = s.gate.data() + t * n_ff;
-      ops.swiglu(gate, s.up.data() + t * n_ff, gate, n_ff);
-      quantize_row(xq, t, gate);
-    });
+    // then gate = silu(gate) * up, quantized for Wdown: by the thread that
+    // computed those rows of both, in the products' section, where the
+    // split in units of Wdown's activation blocks is even enough (the
+    // quantization goes to the second scratch: the products still read the
+    // first); else in a section of its own.
+    const int64_t ff_grain = std::max<int64_t>(
+        16, GetDTypeInfo(K[w.w_down.type].vec_dot_type).block_size);
+    const kernels::QuantizedActivations up_in = xq;
+    if (w.w_gate.type == w.w_up.type && n_ff % ff_grain == 0 &&
+        kernels::SideBySideBalanced(n_ff, ff_grain, pool.size())) {
+      xq = kernels::BeginActivations(K, w.w_down.type, s.gate.data(), n_ff, n, &s.matmul_next);
+      auto swiglu_done = [&](const kernels::MatMulOutput*, int64_t r0, int64_t r1) {
+        for (int32_t t = 0; t < n; ++t) {
+          float* gate = s.gate.data() + t * n_ff + r0;
+          ops.swiglu(gate, s.up.data() + t * n_ff + r0, gate, r1 - r0);
+          kernels::QuantizeActivationRange(K, xq, t, r0, r1, gate, &s.matmul_next);
+        }
+      };
+      const kernels::RowsDone swiglu_rows = kernels::RowsDoneBy(swiglu_done);
+      matmuls({{&w.w_gate, s.gate.data()}, {&w.w_up, s.up.data()}}, s.cur.data(), &up_in, n,
+              &swiglu_rows, ff_grain);
+    } else {
+      matmuls({{&w.w_gate, s.gate.data()}, {&w.w_up, s.up.data()}}, s.cur.data(), &up_in, n);
+      xq = begin(w.w_down, s.gate.data(), n);
+      each_token([&](int32_t t) {
+        float* gate = s.gate.data() + t * n_ff;
+        ops.swiglu(gate, s.up.data() + t * n_ff, gate, n_ff);
+        quantize_row(xq, t, gate);
+      });
+    }
     matmuls({{&w.w_down, s.cur.data()}}, s.gate.data(), &xq, n);  //    [n][n_embd]
     const bool last = l + 1 == hp.n_layers;
     if (last && logits != nullptr) {

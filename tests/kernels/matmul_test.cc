@@ -9,7 +9,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -175,10 +177,129 @@ TEST(MatMulQuantizedTest, ManyMatricesInOnePassEqualOneEach) {
   }
 }
 
+// The follow-up work of a product (RowsDone) sees each thread's rows of
+// each matrix once, in units of the matrix's grain, already final for every
+// token; the rows of all calls tile each matrix; the results equal one
+// product per matrix. Side by side, each call covers the same rows of
+// every matrix.
+TEST(MatMulQuantizedTest, RowsDoneSeesEveryRowOnceAndFinal) {
+  const KernelTable& k = ActiveKernels();
+  std::mt19937 rng(31);
+  ThreadPool pool2(2), pool3(3);
+  const DType t = DType::kQ4_1;
+  const int64_t cols = 576;
+  struct Piece {
+    int out;
+    int64_t r0, r1;
+  };
+  for (int64_t n_tokens : {1, 3, 8}) {
+    const std::vector<float> x = testing::RandomFloats(rng, cols * n_tokens);
+    MatMulScratch scratch;
+    const QuantizedActivations xq =
+        QuantizeActivations(k, t, x.data(), cols, n_tokens, nullptr, &scratch);
+    for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool2, &pool3}) {
+      const std::string what =
+          "tokens " + std::to_string(n_tokens) + " threads " +
+          std::to_string(pool == nullptr ? 1 : pool->size());
+      // Concatenated: like Q, K and V with heads of 64 (V at any 16 rows).
+      {
+        const int64_t rows[3] = {192, 64, 48}, grains[3] = {64, 64, 0};
+        std::vector<std::vector<uint8_t>> w;
+        std::vector<std::vector<float>> want(3), got(3);
+        MatMulOutput outs[3];
+        for (int i = 0; i < 3; ++i) {
+          w.push_back(testing::RandomWeights(rng, t, rows[i] * cols));
+          want[i].assign(rows[i] * n_tokens, 0.0f);
+          got[i].assign(rows[i] * n_tokens, -7.0f);
+          MatMulQuantized(k, t, w[i].data(), rows[i], xq, want[i].data(), rows[i], nullptr);
+          outs[i] = {w[i].data(), rows[i], got[i].data(), rows[i], nullptr, grains[i]};
+        }
+        std::mutex mu;
+        std::vector<Piece> pieces;
+        bool all_final = true;
+        auto done = [&](const MatMulOutput* o, int64_t r0, int64_t r1) {
+          const int i = static_cast<int>(o - outs);
+          bool final = i >= 0 && i < 3;
+          for (int64_t j = 0; final && j < n_tokens; ++j) {
+            final = std::memcmp(got[i].data() + j * rows[i] + r0, want[i].data() + j * rows[i] + r0,
+                                4 * (r1 - r0)) == 0;
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          all_final = all_final && final;
+          pieces.push_back({i, r0, r1});
+        };
+        const RowsDone rows_done = RowsDoneBy(done);
+        MatMulQuantizedMany(k, t, outs, 3, xq, pool, &rows_done);
+        EXPECT_TRUE(all_final) << what;
+        for (int i = 0; i < 3; ++i) {
+          EXPECT_EQ(got[i], want[i]) << what << " matrix " << i;
+          const int64_t g = grains[i] > 0 ? grains[i] : 16;
+          std::vector<int> seen(rows[i], 0);
+          for (const Piece& p : pieces) {
+            if (p.out != i) continue;
+            EXPECT_EQ(p.r0 % g, 0) << what;
+            EXPECT_TRUE(p.r1 % g == 0 || p.r1 == rows[i]) << what;
+            for (int64_t r = p.r0; r < p.r1; ++r) ++seen[r];
+          }
+          EXPECT_EQ(seen, std::vector<int>(rows[i], 1)) << what << " matrix " << i;
+        }
+      }
+      // Side by side: like gate and up, in units of 32 rows.
+      {
+        const int64_t rows = 96;
+        std::vector<std::vector<uint8_t>> w;
+        std::vector<std::vector<float>> want(2), got(2);
+        MatMulOutput outs[2];
+        for (int i = 0; i < 2; ++i) {
+          w.push_back(testing::RandomWeights(rng, t, rows * cols));
+          want[i].assign(rows * n_tokens, 0.0f);
+          got[i].assign(rows * n_tokens, -7.0f);
+          MatMulQuantized(k, t, w[i].data(), rows, xq, want[i].data(), rows, nullptr);
+          outs[i] = {w[i].data(), rows, got[i].data(), rows};
+        }
+        std::mutex mu;
+        std::vector<Piece> pieces;
+        bool all_final = true;
+        auto done = [&](const MatMulOutput* o, int64_t r0, int64_t r1) {
+          bool final = o == nullptr;
+          for (int i = 0; i < 2; ++i) {
+            for (int64_t j = 0; final && j < n_tokens; ++j) {
+              final = std::memcmp(got[i].data() + j * rows + r0, want[i].data() + j * rows + r0,
+                                  4 * (r1 - r0)) == 0;
+            }
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          all_final = all_final && final;
+          pieces.push_back({-1, r0, r1});
+        };
+        const RowsDone rows_done = RowsDoneBy(done);
+        MatMulQuantizedSideBySide(k, t, outs, 2, xq, pool, 32, &rows_done);
+        EXPECT_TRUE(all_final) << what;
+        std::vector<int> seen(rows, 0);
+        for (const Piece& p : pieces) {
+          EXPECT_EQ(p.r0 % 32, 0) << what;
+          EXPECT_EQ(p.r1 % 32, 0) << what;
+          for (int64_t r = p.r0; r < p.r1; ++r) ++seen[r];
+        }
+        EXPECT_EQ(seen, std::vector<int>(rows, 1)) << what;
+        for (int i = 0; i < 2; ++i) EXPECT_EQ(got[i], want[i]) << what << " matrix " << i;
+      }
+    }
+  }
+  // Even enough: 48 units over 2 threads; not: 35 over 2 (one has 18/17.5),
+  // 3 over 2; one thread always.
+  EXPECT_TRUE(SideBySideBalanced(1536, 32, 2));
+  EXPECT_FALSE(SideBySideBalanced(8960, 256, 2));
+  EXPECT_FALSE(SideBySideBalanced(96, 32, 2));
+  EXPECT_TRUE(SideBySideBalanced(96, 32, 1));
+  EXPECT_TRUE(SideBySideBalanced(96 * 101, 32, 2));
+}
+
 // Activations quantized row by row, in any order and from several threads
-// (BeginActivations, QuantizeActivationRow), equal QuantizeActivations'
-// byte for byte: the rows, every token's float scales and the quants plane
-// (offset to unsigned where the table's kernel reads it so). And a view
+// (BeginActivations, QuantizeActivationRow), or by column ranges of the rows
+// (QuantizeActivationRange), equal QuantizeActivations' byte for byte:
+// the rows, every token's float scales and the quants plane (offset to
+// unsigned where the table's kernel reads it so). And a view
 // made for one weight type serves another exactly when it is the same.
 TEST(MatMulQuantizedTest, RowByRowActivationsEqualWholeQuantization) {
   std::mt19937 rng(21);
@@ -204,6 +325,29 @@ TEST(MatMulQuantizedTest, RowByRowActivationsEqualWholeQuantization) {
             QuantizeActivationRow(k, t, q, r, x.data() + r * cols, &rows_scratch);
           }
         });
+        // The same by column ranges (QuantizeActivationRange): each row cut
+        // at random block boundaries, the pieces shared by two threads.
+        MatMulScratch range_scratch;
+        const QuantizedActivations qr =
+            BeginActivations(k, t, x.data(), cols, n_tokens, &range_scratch);
+        const int64_t block = GetDTypeInfo(qr.type).block_size;
+        std::vector<std::pair<int64_t, int64_t>> pieces;  // (token, first column)
+        std::vector<int64_t> ends;
+        for (int64_t j = 0; j < n_tokens; ++j) {
+          for (int64_t c = 0; c < cols;) {
+            const int64_t len = block * std::uniform_int_distribution<int64_t>(1, 4)(rng);
+            pieces.push_back({j, c});
+            ends.push_back(std::min(cols, c + len));
+            c = ends.back();
+          }
+        }
+        pool.Run([&](int ith, int nth) {
+          for (size_t i = ith; i < pieces.size(); i += nth) {
+            const auto [j, c0] = pieces[i];
+            QuantizeActivationRange(k, qr, j, c0, ends[i], x.data() + j * cols + c0,
+                                    &range_scratch);
+          }
+        });
         const std::string what = std::string(k.isa) + " " + DTypeName(t) + " tokens " +
                                  std::to_string(n_tokens);
         ASSERT_EQ(q.type, whole.type) << what;
@@ -214,6 +358,7 @@ TEST(MatMulQuantizedTest, RowByRowActivationsEqualWholeQuantization) {
           continue;
         }
         ASSERT_EQ(std::memcmp(q.data, whole.data, q.row_bytes * n_tokens), 0) << what;
+        ASSERT_EQ(std::memcmp(qr.data, whole.data, q.row_bytes * n_tokens), 0) << what;
         ASSERT_EQ(q.scales == nullptr, whole.scales == nullptr) << what;
         ASSERT_TRUE(ActivationsServe(k, t, q)) << what;
         if (q.scales == nullptr) continue;
@@ -226,8 +371,13 @@ TEST(MatMulQuantizedTest, RowByRowActivationsEqualWholeQuantization) {
                                 whole.scales + i * whole.scales_stride, 4 * n_tokens),
                     0)
               << what << " scales " << i;
+          ASSERT_EQ(std::memcmp(qr.scales + i * q.scales_stride,
+                                whole.scales + i * whole.scales_stride, 4 * n_tokens),
+                    0)
+              << what << " scales by ranges " << i;
         }
         ASSERT_EQ(std::memcmp(q.quants, whole.quants, q.quants_stride * n_tokens), 0) << what;
+        ASSERT_EQ(std::memcmp(qr.quants, whole.quants, q.quants_stride * n_tokens), 0) << what;
         // The rows are the quantizer's; the scales their blocks' f16 d (and
         // s) in float; the plane their quants, or the same bytes ^ 0x80.
         const size_t block_bytes = GetDTypeInfo(q.type).block_bytes;
