@@ -284,6 +284,9 @@ void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const floa
 void WeightedSlotsF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
                       int64_t p_stride, int32_t n_g, int32_t slots, float* out, int64_t out_stride,
                       int64_t len);
+void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                    int64_t p_stride, int32_t n_g, int32_t slots, float* acc,
+                    int64_t acc_g_stride, int64_t acc_stride, int64_t len);
 }  // namespace avx512vbmi
 #endif
 #endif

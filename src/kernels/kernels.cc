@@ -451,6 +451,7 @@ const OpsTable* Avx512Ops() {
       o->swiglu = avx512vbmi::Swiglu;
       o->scores_f16_x4 = avx512vbmi::ScoresF16X4;
       o->weighted_slots_f16 = avx512vbmi::WeightedSlotsF16;
+      o->weighted_sum_f16 = avx512vbmi::WeightedSumF16;
     }
     return o;
   }();

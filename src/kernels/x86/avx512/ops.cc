@@ -6,13 +6,14 @@
 //   emulates in eight more operations;
 // - the attention's F16 scores in DotF16X4's order for heads of 64 (the
 //   reference's four 16-lane accumulators are four vectors here, not
-//   eight halves) and its weighted sums of V over short contexts (sixteen
-//   output columns a vector).
+//   eight halves) and its weighted sums of V, over short contexts and
+//   long (sixteen output columns a vector).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/internal.h"
 #include "kernels/x86/x8.h"  // HsumF32X8, Reduce8x8
@@ -144,7 +145,89 @@ __attribute__((always_inline)) inline __m512 SlotTree16(const uint16_t* v, int64
   }
 }
 
+// x86/ops.cc's WeightedSlot on 16 columns a vector: G groups' accumulator
+// rows of slot r, C vectors from the same column, in registers from zero
+// while every position of the slot is added to them in order, then stored;
+// the same rows prefetched as far ahead.
+template <int G, int C>
+inline void WeightedSlot16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                           int64_t p_stride, int32_t r, int32_t slots, float* a,
+                           int64_t acc_g_stride) {
+  __m512 acc[G][C];
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) acc[g][c] = _mm512_setzero_ps();
+  }
+  const int32_t ahead = 8 * slots;
+  const int32_t span = (n_pos + slots - 1) / slots * slots;
+  for (int32_t j = r; j < n_pos; j += slots) {
+    const uint16_t* vj = v + j * v_stride;
+    int32_t jp = j + ahead;
+    if (jp >= span && r + 1 < slots) jp -= span - 1;
+    if (jp < n_pos) __builtin_prefetch(v + jp * v_stride);
+    __m512 vv[C];
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) vv[c] = LoadHalf16(vj + 16 * c);
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+      const __m512 pj = _mm512_set1_ps(p[g * p_stride + j]);
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) acc[g][c] = _mm512_fmadd_ps(vv[c], pj, acc[g][c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) _mm512_storeu_ps(a + g * acc_g_stride + 16 * c, acc[g][c]);
+  }
+}
+
+// Every slot for G groups: the columns four vectors at a time (G x 4
+// accumulators stay in registers for G <= 6), then one by one.
+template <int G>
+void WeightedSum16G(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                    int64_t p_stride, int32_t slots, float* acc, int64_t acc_g_stride,
+                    int64_t acc_stride, int64_t len16) {
+  for (int32_t r = 0; r < slots && r < n_pos; ++r) {
+    float* a = acc + r * acc_stride;
+    int64_t d = 0;
+    for (; d + 64 <= len16; d += 64) {
+      WeightedSlot16<G, 4>(v + d, v_stride, n_pos, p, p_stride, r, slots, a + d, acc_g_stride);
+    }
+    for (; d < len16; d += 16) {
+      WeightedSlot16<G, 1>(v + d, v_stride, n_pos, p, p_stride, r, slots, a + d, acc_g_stride);
+    }
+  }
+}
+
 }  // namespace
+
+void WeightedSumF16(const uint16_t* v, int64_t v_stride, int32_t n_pos, const float* p,
+                    int64_t p_stride, int32_t n_g, int32_t slots, float* acc,
+                    int64_t acc_g_stride, int64_t acc_stride, int64_t len) {
+  const int64_t len16 = len / 16 * 16;
+  for (int32_t g0 = 0; g0 < n_g; g0 += 6) {
+    const float* pg = p + g0 * p_stride;
+    float* ag = acc + g0 * acc_g_stride;
+    auto run = [&](auto groups) {
+      WeightedSum16G<decltype(groups)::value>(v, v_stride, n_pos, pg, p_stride, slots, ag,
+                                              acc_g_stride, acc_stride, len16);
+    };
+    switch (std::min(6, n_g - g0)) {
+      case 6: run(std::integral_constant<int, 6>{}); break;
+      case 5: run(std::integral_constant<int, 5>{}); break;
+      case 4: run(std::integral_constant<int, 4>{}); break;
+      case 3: run(std::integral_constant<int, 3>{}); break;
+      case 2: run(std::integral_constant<int, 2>{}); break;
+      default: run(std::integral_constant<int, 1>{}); break;
+    }
+  }
+  if (len16 < len) {  // the columns past the last sixteen
+    avx2::WeightedSumF16(v + len16, v_stride, n_pos, p, p_stride, n_g, slots, acc + len16,
+                         acc_g_stride, acc_stride, len - len16);
+  }
+}
 
 void ScoresF16X4(const uint16_t* k, int64_t k_stride, int32_t n_keys, const float* q, int32_t n_q,
                  int64_t hd, float scale, float* out, int64_t out_stride) {
