@@ -93,18 +93,29 @@ int Bench(const BenchOptions& o) {
       // other tokens are the benchmark's fixed sequence.
       const auto draft_ids = BenchTokens(o.n_gen, n_vocab);
       std::vector<model::KvCache*> step_kvs;
-      std::vector<int32_t> next;
+      std::vector<int32_t> next, argmax(P);
       int32_t last = 1;  // tokens per sequence in the pass that gave `logits`
       auto start = Clock::now();
       for (int32_t i = 0; i < o.n_gen;) {
         const int32_t step = std::min(D, o.n_gen - i);
         step_kvs.clear();
         next.clear();
+        // (The sequences' argmaxes across the pool, as the server samples
+        // them.)
+        auto pick = [&](int ith, int nth) {
+          for (int32_t s = ith; s < P; s += nth) {
+            argmax[s] = sampling::Argmax(
+                logits.data() + static_cast<size_t>(s * last + last - 1) * n_vocab, n_vocab);
+          }
+        };
+        if (P > 1) {
+          pool.Run(pick);
+        } else {
+          pick(0, 1);
+        }
         for (int32_t s = 0; s < P; ++s) {
-          const int32_t argmax = sampling::Argmax(
-              logits.data() + static_cast<size_t>(s * last + last - 1) * n_vocab, n_vocab);
           for (int32_t d = 0; d < step; ++d) {
-            next.push_back(d == 0 ? argmax : draft_ids[i + d]);
+            next.push_back(d == 0 ? argmax[s] : draft_ids[i + d]);
             step_kvs.push_back(kvs[s].get());
           }
         }

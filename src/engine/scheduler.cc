@@ -384,6 +384,36 @@ void Scheduler::DecodeStep(std::vector<Job*>& batch) {
   Status st = model_.ForwardDecode(tokens.data(), kvs.data(), n, batch_logits_.data(), pool_,
                                    *scratch_);
   n_decode_steps_.fetch_add(1, std::memory_order_relaxed);
+  // Each job's samples, jobs shared across the pool: a job's samples depend
+  // on its own sampler alone (its draft's verdicts, then the history the
+  // penalties read, which Accept extends), and with 8 sequences the
+  // serial loop over their logits kept the other thread idle. Row a holds
+  // the logits after next_ and the first a draft tokens: it verifies draft
+  // token a, and the row after the last kept one gives the step's final
+  // token. (Samples past a stop are drawn and dropped: the job ends.)
+  auto sample = [&](int ith, int nth) {
+    for (int32_t i = ith; i < n_jobs; i += nth) {
+      Job& j = *batch[i];
+      j.picks_.clear();
+      const int32_t k = static_cast<int32_t>(j.draft_.size());
+      for (int32_t a = 0; a <= k; ++a) {
+        const float* row = batch_logits_.data() + static_cast<size_t>(first[i] + a) * n_vocab;
+        bool accepted = false;
+        const TokenId token = a < k ? j.sampler_->SampleDraft(row, n_vocab, j.draft_[a], &accepted)
+                                    : j.sampler_->Sample(row, n_vocab);
+        j.sampler_->Accept(token);
+        j.picks_.push_back({token, accepted});
+        if (!accepted) break;
+      }
+    }
+  };
+  if (st.ok()) {
+    if (n_jobs > 1) {
+      pool_.Run(sample);
+    } else {
+      sample(0, 1);
+    }
+  }
   for (size_t i = 0; i < batch.size(); ++i) {
     Job& j = *batch[i];
     if (!st.ok()) {
@@ -396,14 +426,8 @@ void Scheduler::DecodeStep(std::vector<Job*>& batch) {
     const int32_t k = static_cast<int32_t>(j.draft_.size());
     if (k > 0) ++stats.verify_steps;
     int32_t kept = 0;
-    // Row a holds the logits after next_ and the first a draft tokens: it
-    // verifies draft token a, and the row after the last kept one gives
-    // the step's final token.
-    for (int32_t a = 0; a <= k; ++a) {
-      const float* row = batch_logits_.data() + static_cast<size_t>(first[i] + a) * n_vocab;
-      bool accepted = false;
-      const TokenId token = a < k ? j.sampler_->SampleDraft(row, n_vocab, j.draft_[a], &accepted)
-                                  : j.sampler_->Sample(row, n_vocab);
+    for (int32_t a = 0; a < static_cast<int32_t>(j.picks_.size()); ++a) {
+      const auto [token, accepted] = j.picks_[a];
       if (a < k) {
         if (accepted) {
           ++kept;
@@ -434,7 +458,6 @@ void Scheduler::DecodeStep(std::vector<Job*>& batch) {
 
 Scheduler::Outcome Scheduler::Emit(Job& j, TokenId next) {
   GenerateStats& stats = j.result_.stats;
-  j.sampler_->Accept(next);
   if (stats.generated_tokens == 0 && j.first_token_ == Clock::time_point{}) {
     j.first_token_ = Clock::now();
     stats.ttft_s = std::chrono::duration<double>(j.first_token_ - j.submitted_).count();
@@ -456,7 +479,9 @@ Scheduler::Outcome Scheduler::Emit(Job& j, TokenId next) {
 }
 
 void Scheduler::EmitNext(Job& j, const float* logits) {
-  const Outcome outcome = Emit(j, j.sampler_->Sample(logits, model_.hparams().n_vocab));
+  const TokenId token = j.sampler_->Sample(logits, model_.hparams().n_vocab);
+  j.sampler_->Accept(token);
+  const Outcome outcome = Emit(j, token);
   if (outcome != Outcome::kContinue) {
     Finish(j, Status::Ok(), outcome == Outcome::kStop ? "stop" : "length");
   }

@@ -91,6 +91,14 @@ class Job {
   std::unique_ptr<tokenizer::StreamDecoder> decoder_;
   std::unique_ptr<Drafter> drafter_;  // speculative decoding; nullptr: off
   std::vector<TokenId> draft_;        // the draft being verified
+  // A decode step's samples, in order (the sampler has accepted them):
+  // draft tokens kept, then the first one not (a rejected draft token's
+  // replacement, or the token after the whole draft).
+  struct Pick {
+    TokenId token;
+    bool accepted;  // a draft token the sampler kept
+  };
+  std::vector<Pick> picks_;
   JobResult result_;
 };
 
@@ -148,8 +156,8 @@ class Scheduler {
   void PrefillStep(Job& job);
   void DecodeStep(std::vector<Job*>& batch);
   enum class Outcome { kContinue, kStop, kLength };
-  // Streams a sampled token and says whether the job goes on; the caller
-  // finishes it otherwise.
+  // Streams a sampled token (the sampler has accepted it already) and says
+  // whether the job goes on; the caller finishes it otherwise.
   Outcome Emit(Job& job, TokenId token);
   // Samples from `logits`, emits, and finishes the job when it is done.
   void EmitNext(Job& job, const float* logits);
