@@ -1407,7 +1407,10 @@ def error_kind(text):
 
 
 def ms(seconds):
-    return None if seconds is None else round(seconds * 1000, 1)
+    # (To the microsecond: the tokens of an accepted draft arrive together,
+    # tens of microseconds apart, which a tenth of a millisecond rounded to
+    # zero.)
+    return None if seconds is None else round(seconds * 1000, 3)
 
 
 def rnd(x):

@@ -29,6 +29,9 @@ def test_load_bench_small(glint_bin):
     assert result["fault_errors"] == 0, proc.stdout
     assert result["idle_after_load"] and not result["server_died"]
     assert result["server_exit_code"] == 0
-    for key in ("ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms", "rss_baseline_mb",
-                "rss_peak_mb", "rss_after_mb", "duration_s"):
+    for key in ("ttft_p50_ms", "ttft_p99_ms", "itl_p99_ms", "rss_baseline_mb", "rss_peak_mb",
+                "rss_after_mb", "duration_s"):
         assert result[key] is not None and result[key] > 0, key
+    # The median gap between tokens can be (next to) nothing: an accepted
+    # draft's tokens are sampled in one step and arrive together.
+    assert result["itl_p50_ms"] is not None and result["itl_p50_ms"] >= 0
