@@ -385,17 +385,9 @@ QuantizedActivations QuantizeActivations(const KernelTable& k, DType weight_type
 void MatMulQuantized(const KernelTable& k, DType type, const void* w, int64_t n_rows,
                      const QuantizedActivations& xq, float* y, int64_t y_stride,
                      ThreadPool* pool, const void* packed8) {
-  const TypeKernels& tk = k[type];
-  CHECK(tk.vec_dot != nullptr);
-  CHECK(xq.type == tk.vec_dot_type);
-  const size_t w_row_bytes = RowBytes(type, xq.n_cols);
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const int64_t n_units = (n_rows + kRowGrain - 1) / kRowGrain;
-  ParallelRange(pool, n_units, [&](int64_t u0, int64_t u1) {
-    const int64_t r0 = u0 * kRowGrain;
-    const int64_t r1 = std::min(n_rows, u1 * kRowGrain);
-    DotRows(tk, wb, w_row_bytes, r0, r1, xq, y, y_stride, packed8, k);
-  });
+  // (One matrix of MatMulQuantizedMany's split.)
+  const MatMulOutput out = {w, n_rows, y, y_stride, packed8};
+  MatMulQuantizedMany(k, type, &out, 1, xq, pool);
 }
 
 void MatMulQuantizedMany(const KernelTable& k, DType type, const MatMulOutput* outs, int n_outs,
